@@ -1,0 +1,1 @@
+//! trustband-chain (in progress).

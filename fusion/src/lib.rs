@@ -1,0 +1,1 @@
+//! trustband-fusion (in progress).

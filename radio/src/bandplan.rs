@@ -1,0 +1,3 @@
+//! Band plans: named sets of channels loaded from TOML (`testbed-configs/bands/`).
+//!
+//! (Skeleton: being written.)

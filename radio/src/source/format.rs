@@ -1,0 +1,1 @@
+//! Sample formats of raw IQ files. (Skeleton: being written.)

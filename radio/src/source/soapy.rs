@@ -1,0 +1,1 @@
+//! SoapySDR source. (Skeleton: being written.)

@@ -1,0 +1,3 @@
+//! trustband: the command-line tool that wires the radio, fusion, chain and dashboard crates.
+
+pub mod cli;

@@ -1,0 +1,1 @@
+//! trustband-tui (in progress).
