@@ -1,8 +1,301 @@
-//! Command-line interface. (Skeleton.)
+//! Command-line interface: flag parsing and dispatch. Each subcommand's work lives in its own
+//! module of this crate; this file only turns flags into their argument structs and errors into
+//! exit codes.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::sense::{OutputFormat, SenseArgs, SourceArgs};
+
+/// Exit code for bad input: a malformed file, flag or config.
+pub const EXIT_BAD_INPUT: u8 = 2;
+/// Exit code for a failure at run time (device lost, I/O error on output).
+pub const EXIT_FAILURE: u8 = 1;
+
+/// trustband: an SDR-in-the-loop cognitive radio testbed.
+#[derive(Debug, Parser)]
+#[command(name = "trustband", version, about, long_about = None)]
+struct Cli {
+    /// Log filter (tracing `EnvFilter` syntax), e.g. `info`, `trustband=debug`.
+    #[arg(long, global = true, env = "TRUSTBAND_LOG", default_value = "warn")]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the testbed: the embedded synthetic scenario by default.
+    Run(RunFlags),
+    /// Energy-detect channels in a recording (or live, with `--device`).
+    Sense(SenseFlags),
+    /// Record IQ from a SoapySDR device to a SigMF recording.
+    Record(RecordFlags),
+    /// Draw a waterfall PNG of a recording with channel edges and detections.
+    Plot(PlotFlags),
+    /// Benchmarks that print machine-readable figures.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Args)]
+struct RunFlags {
+    /// Scenario TOML (default: the embedded synthetic scenario).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Rounds to run.
+    #[arg(long, default_value_t = 20)]
+    rounds: u64,
+    /// Seed for every random choice of the scenario.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// No dashboard, progress lines only.
+    #[arg(long)]
+    headless: bool,
+    /// Where to write the summary JSON (stdout if absent).
+    #[arg(long)]
+    summary: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct SourceFlags {
+    /// IQ input: a raw file (`cu8`, `ci8`/`cs8`, `ci16_le`, `cf32_le`) or a `.sigmf-meta`.
+    #[arg(long, required_unless_present = "device")]
+    input: Option<PathBuf>,
+    /// Sample format of a raw input (default: from the file name).
+    #[arg(long)]
+    format: Option<String>,
+    /// Sample rate in Hz of a raw input (default: from the file name, e.g. `_250k`).
+    #[arg(long)]
+    rate: Option<f64>,
+    /// RF centre frequency in Hz of a raw input (default: from the file name, e.g. `_433.92M`).
+    #[arg(long)]
+    center: Option<f64>,
+    /// Sense live from a SoapySDR device instead (`driver=rtlsdr`; needs `--features soapy`).
+    #[arg(long, conflicts_with = "input")]
+    device: Option<String>,
+    /// Tuner gain in dB for `--device` (AGC if absent).
+    #[arg(long, requires = "device")]
+    gain: Option<f64>,
+    /// Seconds to sense from `--device` (until Ctrl-C if absent).
+    #[arg(long, requires = "device")]
+    duration: Option<f64>,
+}
+
+#[derive(Debug, Args)]
+struct DetectorFlags {
+    /// Band plan: a built-in name (`ism-433`, `adsb-1090`, `gsm900-dl`, `lte-b20-dl`, `uhf-tv`,
+    /// `cbrs`) or a TOML path.
+    #[arg(long, conflicts_with = "channel")]
+    band_plan: Option<String>,
+    /// A channel as `CENTER_HZ:BW_HZ` (repeatable). Default: the central 80 % of the band.
+    #[arg(long, value_name = "CENTER_HZ:BW_HZ")]
+    channel: Vec<String>,
+    /// Sensing window in milliseconds (one decision per channel per window).
+    #[arg(long, default_value_t = 100.0)]
+    window_ms: f64,
+    /// Target false-alarm probability per decision.
+    #[arg(long, default_value_t = 0.01)]
+    pfa: f64,
+    /// FFT size (default: 1024, smaller when the window is short).
+    #[arg(long)]
+    fft: Option<usize>,
+    /// Segment overlap fraction in [0, 1).
+    #[arg(long, default_value_t = 0.5)]
+    overlap: f64,
+}
+
+#[derive(Debug, Args)]
+struct SenseFlags {
+    #[command(flatten)]
+    source: SourceFlags,
+    #[command(flatten)]
+    detector: DetectorFlags,
+    /// Output: `jsonl` (stdout), `csv` (rtl_power format, stdout) or `sigmf` (annotations
+    /// written beside the recording).
+    #[arg(long, default_value = "jsonl")]
+    output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+struct RecordFlags {
+    /// SoapySDR device args, e.g. `driver=rtlsdr`.
+    #[arg(long)]
+    device: String,
+    /// Centre frequency in Hz.
+    #[arg(long)]
+    center: f64,
+    /// Sample rate in Hz.
+    #[arg(long)]
+    rate: f64,
+    /// Gain in dB (AGC if absent).
+    #[arg(long)]
+    gain: Option<f64>,
+    /// Seconds to record.
+    #[arg(long)]
+    duration: f64,
+    /// Output name: writes NAME.sigmf-data and NAME.sigmf-meta.
+    #[arg(long)]
+    out: PathBuf,
+    /// Latitude in degrees for `core:geolocation`.
+    #[arg(long, requires = "lon")]
+    lat: Option<f64>,
+    /// Longitude in degrees for `core:geolocation`.
+    #[arg(long, requires = "lat")]
+    lon: Option<f64>,
+    /// Altitude in metres for `core:geolocation`.
+    #[arg(long, requires = "lat")]
+    alt: Option<f64>,
+}
+
+#[derive(Debug, Args)]
+struct PlotFlags {
+    #[command(flatten)]
+    source: SourceFlags,
+    #[command(flatten)]
+    detector: DetectorFlags,
+    /// PNG to write.
+    #[arg(long, default_value = "waterfall.png")]
+    out: PathBuf,
+    /// Image width in pixels.
+    #[arg(long, default_value_t = 1200)]
+    width: u32,
+    /// Image height in pixels.
+    #[arg(long, default_value_t = 800)]
+    height: u32,
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// PSD + per-channel power + decision on cu8 input, single thread; last line `msps: N`.
+    Dsp(BenchDspFlags),
+}
+
+#[derive(Debug, Args)]
+struct BenchDspFlags {
+    /// cu8 file to process (default: synthetic noise generated in memory).
+    #[arg(long)]
+    input: Option<PathBuf>,
+    /// Complex samples to generate when no input is given.
+    #[arg(long, default_value_t = 24_000_000)]
+    samples: u64,
+    /// Also write the generated cu8 data here (to feed `scripts/welch_reference.py`).
+    #[arg(long)]
+    write: Option<PathBuf>,
+}
+
+impl SourceFlags {
+    fn into_args(self) -> SourceArgs {
+        SourceArgs {
+            input: self.input,
+            format: self.format,
+            rate: self.rate,
+            center: self.center,
+            device: self.device,
+            gain: self.gain,
+            duration: self.duration,
+        }
+    }
+}
+
+impl DetectorFlags {
+    fn into_sense_args(self, source: SourceFlags, output: OutputFormat) -> SenseArgs {
+        SenseArgs {
+            source: source.into_args(),
+            band_plan: self.band_plan,
+            channels: self.channel,
+            window_ms: self.window_ms,
+            pfa: self.pfa,
+            fft: self.fft,
+            overlap: self.overlap,
+            output,
+        }
+    }
+}
 
 /// Runs the CLI and returns the process exit code.
 pub fn main() -> ExitCode {
-    ExitCode::SUCCESS
+    let cli = Cli::parse();
+    init_tracing(&cli.log);
+    match dispatch(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(exit_code(&err))
+        }
+    }
+}
+
+fn init_tracing(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    // A second init (tests calling main twice) is harmless: keep the first subscriber.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn dispatch(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Run(f) => crate::demo::run(&crate::demo::RunArgs {
+            config: f.config,
+            rounds: f.rounds,
+            seed: f.seed,
+            headless: f.headless,
+            summary: f.summary,
+        }),
+        Command::Sense(f) => crate::sense::sense(&f.detector.into_sense_args(f.source, f.output)),
+        Command::Record(f) => crate::record::record_command(&crate::record::RecordArgs {
+            device: f.device,
+            center_hz: f.center,
+            rate_hz: f.rate,
+            gain_db: f.gain,
+            duration_s: f.duration,
+            out: f.out,
+            lat: f.lat,
+            lon: f.lon,
+            alt: f.alt,
+        }),
+        Command::Plot(f) => {
+            let sense = f.detector.into_sense_args(f.source, OutputFormat::Jsonl);
+            crate::sense::plot(&sense, &f.out, f.width, f.height)
+        }
+        Command::Bench(BenchCommand::Dsp(f)) => crate::bench::dsp(&crate::bench::DspArgs {
+            input: f.input,
+            samples: f.samples,
+            write: f.write,
+        }),
+    }
+}
+
+/// Maps an error to the process exit code: 2 for bad input (files, flags, configs), 1 otherwise.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    for cause in err.chain() {
+        if cause.downcast_ref::<crate::BadInput>().is_some() {
+            return EXIT_BAD_INPUT;
+        }
+        if let Some(radio_err) = cause.downcast_ref::<radio::Error>() {
+            return if is_bad_input(radio_err) {
+                EXIT_BAD_INPUT
+            } else {
+                EXIT_FAILURE
+            };
+        }
+    }
+    EXIT_FAILURE
+}
+
+fn is_bad_input(err: &radio::Error) -> bool {
+    use radio::Error as E;
+    match err {
+        E::Io { source, .. } => matches!(
+            source.kind(),
+            std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
+        ),
+        E::Device { .. } => false,
+        _ => true,
+    }
 }
