@@ -11,6 +11,7 @@
 //! module with a plain argument struct, so tests call the same code the CLI does.
 
 pub mod bench;
+pub mod chain_cmd;
 pub mod cli;
 pub mod demo;
 pub mod plot;

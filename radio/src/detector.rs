@@ -182,10 +182,13 @@ impl WindowReport {
 struct ChannelBins {
     index: usize,
     bins: Vec<usize>,
+    /// Effective samples behind E_c with equal noise in every bin.
+    n_white: f64,
+    /// `n_white` scaled by the flatness of the tracked noise shape over the channel.
     n: f64,
     /// Thresholds for the last (n_ref, n_used): recomputed only when they move.
     cache: Option<ThresholdCache>,
-    /// Theoretical lower spread for the last n_ref: (n_ref, spread).
+    /// Theoretical lower spread for the last total count: (n_tot, spread).
     spread_cache: Option<(f64, f64)>,
     /// Ratios E_c/σ̂² of the last [`DISPERSION_HISTORY`] idle windows (ring).
     idle_ratios: Vec<f32>,
@@ -217,6 +220,7 @@ impl ChannelBins {
         Self {
             index,
             bins,
+            n_white: n,
             n,
             cache: None,
             spread_cache: None,
@@ -243,10 +247,10 @@ impl ChannelBins {
             self.n
         };
         let theory = match self.spread_cache {
-            Some((nr, sp)) if close(nr, n_ref) => sp,
+            Some((nt, sp)) if close(nt, n_tot) => sp,
             _ => {
                 let sp = lower_spread(n_tot);
-                self.spread_cache = Some((n_ref, sp));
+                self.spread_cache = Some((n_tot, sp));
                 sp
             }
         };
@@ -538,7 +542,7 @@ impl EnergyDetector {
     pub fn channel_dof(&self) -> Vec<(usize, f64)> {
         self.tunings
             .get(self.active)
-            .map(|t| t.channels.iter().map(|c| (c.index, c.n)).collect())
+            .map(|t| t.channels.iter().map(|c| (c.index, c.n_white)).collect())
             .unwrap_or_default()
     }
 
@@ -786,6 +790,7 @@ impl EnergyDetector {
                 .map(|&k| f64::from(self.psd.get(k).copied().unwrap_or(0.0)))
                 .sum::<f64>()
                 / cb.bins.len().max(1) as f64;
+            cb.n = cb.n_white * tuning.tracker.flatness(&cb.bins);
             let (sigma2, n_ref) =
                 match analysed.and_then(|_| tuning.tracker.reference(&cb.bins, cb.n)) {
                     Some(r) => r,

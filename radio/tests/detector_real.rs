@@ -171,10 +171,11 @@ fn binomial_upper(n: u64, p: f64) -> u64 {
 /// 256 at 2–2.4 MHz, 1024 above 8 MHz), P_fa 0.01, windows from sample 0 (the tracker learns
 /// on whatever precedes the stretch). Two band plans: the default channel (central 80 %) and
 /// 8 sub-channels tiling it.
-/// Asserted: 8 sub-channels pooled over all captures within a factor 3 of P_fa; per capture,
-/// the sub-channel count not significantly (0.1 % level) above 3·P_fa; the default channel
-/// pooled below 5·P_fa (see the report: the RTL-SDR captures of the RadioHead sensor carry
-/// weak activity late in their lead-in that a wide channel sees).
+/// Asserted: pooled over all captures, both the default channel and the 8 sub-channels within
+/// a factor 3 of P_fa (the figure 1); per capture, the sub-channel count not
+/// significantly (0.1 % level) above 3·P_fa. Some "noise-only" stretches hold weak real
+/// activity (radiohead g006: a narrowband emission +5.8 dB at +39 kHz in the last 13k samples
+/// of its lead-in; modes1: ADS-B garble 3 dB over the file's quietest windows).
 #[test]
 fn pfa_on_noise_only_ranges() {
     let Some(dir) = captures_dir() else { return };
@@ -239,7 +240,10 @@ fn pfa_on_noise_only_ranges() {
         rate_s >= pfa / 3.0 && rate_s <= 3.0 * pfa,
         "sub-channel pooled P_fa {rate_s}"
     );
-    assert!(rate_d <= 5.0 * pfa, "default-channel pooled P_fa {rate_d}");
+    assert!(
+        rate_d >= pfa / 3.0 && rate_d <= 3.0 * pfa,
+        "default-channel pooled P_fa {rate_d}"
+    );
 }
 
 /// (d) The 1 ms burst blocks of ism-433 (g001..g003, radiohead g001..g008) and

@@ -221,6 +221,23 @@ impl NoiseTracker {
         &self.eff
     }
 
+    /// How flat the tracked noise shape is over `bins`: (Σs)² / (N·Σs²), in (0, 1].
+    ///
+    /// The effective sample count of a sum of bin powers assumes equal noise in every bin;
+    /// with unequal noise (filter roll-off, a spur) the loud bins dominate the variance, so
+    /// the count shrinks by this factor (the ratio of the squared mean to the mean square).
+    pub fn flatness(&self, bins: &[usize]) -> f64 {
+        let (sum, sum_sq) = bins.iter().fold((0.0, 0.0), |(a, b), &k| {
+            let s = self.eff.get(k).copied().unwrap_or(1.0);
+            (a + s, b + s * s)
+        });
+        if bins.is_empty() || sum_sq <= 0.0 {
+            1.0
+        } else {
+            (sum * sum / (bins.len() as f64 * sum_sq)).clamp(f64::MIN_POSITIVE, 1.0)
+        }
+    }
+
     /// Runs FCME on a window's PSD (FFT-shifted, linear). Must precede [`Self::reference`] and
     /// [`Self::update`] for that window.
     pub fn analyse(&mut self, psd: &[f32]) -> Option<WindowNoise> {
