@@ -32,9 +32,7 @@ const BENCH_SEED: u64 = 2024;
 /// An unreadable input or an unwritable `--write` path.
 pub fn dsp(args: &DspArgs) -> anyhow::Result<()> {
     let data = match &args.input {
-        Some(path) => {
-            std::fs::read(path).with_context(|| format!("reading {}", path.display()))?
-        }
+        Some(path) => std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
         None => {
             let samples = usize::try_from(args.samples)
                 .map_err(|_| crate::bad_input("--samples does not fit this machine"))?;
@@ -47,9 +45,15 @@ pub fn dsp(args: &DspArgs) -> anyhow::Result<()> {
     }
     // Warm the caches and the FFT planner once, so the figure is the steady state.
     let warm = data.len().min(2 * 1_000_000);
-    radio::detector::bench_dsp(data.get(..warm).unwrap_or(&data), BENCH_RATE_HZ, BENCH_WINDOW_S)?;
+    radio::detector::bench_dsp(
+        data.get(..warm).unwrap_or(&data),
+        BENCH_RATE_HZ,
+        BENCH_WINDOW_S,
+    )?;
     let result = radio::detector::bench_dsp(&data, BENCH_RATE_HZ, BENCH_WINDOW_S)?;
-    println!("fft: 1024 hann overlap 0.5, window {BENCH_WINDOW_S} s at {BENCH_RATE_HZ} Hz, 1 thread");
+    println!(
+        "fft: 1024 hann overlap 0.5, window {BENCH_WINDOW_S} s at {BENCH_RATE_HZ} Hz, 1 thread"
+    );
     println!("samples: {}", result.samples);
     println!("windows: {} (busy {})", result.windows, result.busy);
     println!("seconds: {:.3}", result.seconds);

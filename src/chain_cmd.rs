@@ -51,7 +51,11 @@ pub fn verify(args: &VerifyArgs, out: &mut dyn Write) -> anyhow::Result<ChainSum
     } else {
         "genesis"
     };
-    writeln!(out, "root: {kind} {} (height {})", summary.root, summary.root_height)?;
+    writeln!(
+        out,
+        "root: {kind} {} (height {})",
+        summary.root, summary.root_height
+    )?;
     writeln!(out, "height: {}", summary.height)?;
     writeln!(out, "head: {}", summary.head)?;
     writeln!(out, "state_root: {}", summary.state_root)?;
@@ -193,7 +197,8 @@ pub fn crash_writer(args: &CrashWriterArgs, out: &mut dyn Write) -> anyhow::Resu
         let height = state.meta.height + 1;
         let txs = (0..per_block)
             .map(|i| {
-                let from = usize::try_from(height % 8).unwrap_or(0).wrapping_add(i) % CRASH_ACCOUNTS;
+                let from =
+                    usize::try_from(height % 8).unwrap_or(0).wrapping_add(i) % CRASH_ACCOUNTS;
                 let to = (from + 1) % CRASH_ACCOUNTS;
                 let nonce = state.nonce(&net.address(from)?);
                 net.transfer(from, to, nonce, 10, 1)

@@ -221,6 +221,8 @@ pub fn main() -> ExitCode {
     init_tracing(&cli.log);
     match dispatch(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
+        // A reader that stopped early (`| head`) is not a failure of ours.
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::from(exit_code(&err))
@@ -269,6 +271,14 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
             write: f.write,
         }),
     }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// Maps an error to the process exit code: 2 for bad input (files, flags, configs), 1 otherwise.

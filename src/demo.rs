@@ -87,7 +87,9 @@ impl DemoConfig {
             bad_input(format!("{origin}:{line}:{col}: {}", err.message()))
         })?;
         if config.nodes.is_empty() {
-            return Err(bad_input(format!("{origin}: `node`: at least one node is needed")));
+            return Err(bad_input(format!(
+                "{origin}: `node`: at least one node is needed"
+            )));
         }
         if !(config.round_s.is_finite() && config.round_s > 0.0) {
             return Err(bad_input(format!(
@@ -113,7 +115,10 @@ impl DemoConfig {
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = text.get(..offset).unwrap_or(text);
     let line = before.matches('\n').count() + 1;
-    let col = before.rfind('\n').map_or(before.len(), |nl| before.len() - nl - 1) + 1;
+    let col = before
+        .rfind('\n')
+        .map_or(before.len(), |nl| before.len() - nl - 1)
+        + 1;
     (line, col)
 }
 
@@ -207,7 +212,10 @@ pub fn simulate(
     for (i, node) in config.nodes.iter().enumerate() {
         let env = ScenarioConfig {
             seed,
-            noise_seed: Some(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(i as u64 + 1)),
+            noise_seed: Some(
+                seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                    .wrapping_add(i as u64 + 1),
+            ),
             node_position_m: Some(node.position_m),
             ..config.environment.clone()
         };
@@ -245,7 +253,8 @@ pub fn simulate(
         })
         .collect();
     let mut correct = vec![0u64; channels.len()];
-    let (mut detections, mut on_rounds, mut false_alarms, mut off_rounds) = (0u64, 0u64, 0u64, 0u64);
+    let (mut detections, mut on_rounds, mut false_alarms, mut off_rounds) =
+        (0u64, 0u64, 0u64, 0u64);
     let mut buf: Vec<Complex32> = Vec::new();
     for round in 0..rounds {
         let mut votes = vec![0usize; channels.len()];

@@ -189,24 +189,27 @@ fn open_device(device: &str, _args: &SourceArgs) -> anyhow::Result<OpenedSource>
     )))
 }
 
-/// Resolves the channels to decide on: band plan, `--channel` list, or the central 80 %.
+/// Resolves the channels to decide on: band plan (its channels inside the usable band, i.e.
+/// the captured band less `edge_crop` of it at each edge), `--channel` list, or the central
+/// 80 %.
 ///
 /// # Errors
-/// Unknown band plan, malformed `--channel`, channels outside the captured band.
+/// Unknown band plan, one with no channel in the usable band, malformed `--channel`.
 pub fn resolve_channels(
     band_plan: Option<&str>,
     channel_flags: &[String],
     sample_rate_hz: f64,
     center_hz: f64,
+    edge_crop: f64,
 ) -> anyhow::Result<Vec<Channel>> {
-    let low = center_hz - sample_rate_hz / 2.0;
-    let high = center_hz + sample_rate_hz / 2.0;
+    let half = sample_rate_hz * (0.5 - edge_crop.clamp(0.0, 0.5));
+    let (low, high) = (center_hz - half, center_hz + half);
     if let Some(name) = band_plan {
         let plan = radio::bandplan::resolve(name)?;
         let channels = plan.channels_within(low, high);
         if channels.is_empty() {
             return Err(bad_input(format!(
-                "band plan `{}`: no channel lies inside the captured band {:.6}-{:.6} MHz",
+                "band plan `{}`: no channel lies inside the usable band {:.6}-{:.6} MHz",
                 plan.name,
                 low / 1e6,
                 high / 1e6
@@ -228,7 +231,11 @@ pub fn resolve_channels(
 }
 
 fn parse_channel(index: usize, flag: &str) -> anyhow::Result<Channel> {
-    let bad = |why: &str| bad_input(format!("--channel `{flag}`: {why} (expected CENTER_HZ:BW_HZ)"));
+    let bad = |why: &str| {
+        bad_input(format!(
+            "--channel `{flag}`: {why} (expected CENTER_HZ:BW_HZ)"
+        ))
+    };
     let (center, bw) = flag.split_once(':').ok_or_else(|| bad("no `:`"))?;
     let center_hz: f64 = center
         .trim()
@@ -291,6 +298,7 @@ pub fn build_detector(
         &args.channels,
         sample_rate_hz,
         center_hz,
+        config.edge_crop,
     )?;
     Ok(EnergyDetector::new(
         config,
@@ -315,10 +323,7 @@ pub fn sense(args: &SenseArgs) -> anyhow::Result<()> {
     let info = opened.source.info().clone();
     let mut sink: Box<dyn Sink> = match args.output {
         OutputFormat::Jsonl => Box::new(JsonlSink::new(io::stdout().lock())),
-        OutputFormat::Csv => Box::new(CsvSink::new(
-            io::stdout().lock(),
-            info.datetime.as_deref(),
-        )?),
+        OutputFormat::Csv => Box::new(CsvSink::new(io::stdout().lock(), info.datetime.as_deref())?),
         OutputFormat::Sigmf => {
             let path = opened.path.clone().ok_or_else(|| {
                 bad_input("--output sigmf needs a file --input (annotations are written beside it)")

@@ -19,10 +19,7 @@ fn assert_bad_input(out: &Output, needles: &[&str]) {
     assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
     assert!(!stderr.contains("panicked"), "panic: {stderr}");
     for needle in needles {
-        assert!(
-            stderr.contains(needle),
-            "stderr lacks {needle:?}: {stderr}"
-        );
+        assert!(stderr.contains(needle), "stderr lacks {needle:?}: {stderr}");
     }
     // One message, not a pile.
     assert!(stderr.lines().count() <= 3, "too chatty: {stderr}");
@@ -42,7 +39,15 @@ fn odd_byte_count_names_file_and_format() {
     let path = dir.path().join("odd.cs16");
     write(&path, &[0u8; 4 * 100 + 3]);
     let out = trustband(&[
-        "sense", "--input", s(&path), "--format", "ci16_le", "--rate", "1e6", "--center", "1e8",
+        "sense",
+        "--input",
+        s(&path),
+        "--format",
+        "ci16_le",
+        "--rate",
+        "1e6",
+        "--center",
+        "1e8",
     ]);
     assert_bad_input(&out, &["odd.cs16", "403 bytes", "ci16_le"]);
 }
@@ -53,7 +58,15 @@ fn unknown_format_flag_lists_accepted_names() {
     let path = dir.path().join("x.bin");
     write(&path, &[0u8; 64]);
     let out = trustband(&[
-        "sense", "--input", s(&path), "--format", "cu12", "--rate", "1e6", "--center", "1e8",
+        "sense",
+        "--input",
+        s(&path),
+        "--format",
+        "cu12",
+        "--rate",
+        "1e6",
+        "--center",
+        "1e8",
     ]);
     assert_bad_input(&out, &["cu12", "cf32_le"]);
 }
@@ -88,7 +101,10 @@ fn invalid_json_gives_line_and_column() {
     let dir = tempfile::tempdir().unwrap();
     let meta = dir.path().join("broken.sigmf-meta");
     write(&dir.path().join("broken.sigmf-data"), &[0u8; 64]);
-    write(&meta, b"{\n  \"global\": {\n    \"core:datatype\": \"cf32_le\",,\n  }\n}\n");
+    write(
+        &meta,
+        b"{\n  \"global\": {\n    \"core:datatype\": \"cf32_le\",,\n  }\n}\n",
+    );
     let out = trustband(&["sense", "--input", s(&meta)]);
     assert_bad_input(&out, &["broken.sigmf-meta:3:", "invalid JSON"]);
 }
@@ -98,7 +114,15 @@ fn zero_rate_names_the_flag() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("x.cu8");
     write(&path, &[127u8; 2048]);
-    let out = trustband(&["sense", "--input", s(&path), "--rate", "0", "--center", "1e8"]);
+    let out = trustband(&[
+        "sense",
+        "--input",
+        s(&path),
+        "--rate",
+        "0",
+        "--center",
+        "1e8",
+    ]);
     assert_bad_input(&out, &["--rate", "x.cu8"]);
 }
 
@@ -117,7 +141,11 @@ fn channel_outside_the_captured_band_is_refused() {
     let path = dir.path().join("g_433.92M_250k.cu8");
     write(&path, &[127u8; 2 * 25_000]);
     let out = trustband(&[
-        "sense", "--input", s(&path), "--channel", "868000000:200000",
+        "sense",
+        "--input",
+        s(&path),
+        "--channel",
+        "868000000:200000",
     ]);
     assert_bad_input(&out, &["ch0", "outside the captured band"]);
 }
@@ -143,7 +171,13 @@ fn raw_file_without_rate_asks_for_the_flag() {
 #[test]
 fn missing_input_file_is_bad_input() {
     let out = trustband(&[
-        "sense", "--input", "/nonexistent/dir/none.cu8", "--rate", "1e6", "--center", "1e8",
+        "sense",
+        "--input",
+        "/nonexistent/dir/none.cu8",
+        "--rate",
+        "1e6",
+        "--center",
+        "1e8",
     ]);
     assert_bad_input(&out, &["/nonexistent/dir/none.cu8"]);
 }
@@ -151,7 +185,13 @@ fn missing_input_file_is_bad_input() {
 #[test]
 fn device_without_soapy_feature_or_device_failure_is_clear() {
     let out = trustband(&[
-        "sense", "--device", "driver=nonexistent", "--rate", "1e6", "--center", "1e8",
+        "sense",
+        "--device",
+        "driver=nonexistent",
+        "--rate",
+        "1e6",
+        "--center",
+        "1e8",
     ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
