@@ -147,7 +147,7 @@ fn jsonl_has_every_field_and_tracks_the_burst_schedule() {
 fn sigmf_output_annotates_the_bursts_in_the_recording() {
     let dir = tempfile::tempdir().unwrap();
     let meta = make_recording(dir.path(), "ook16", SampleFormat::Ci16Le);
-    let out = trustband(&[
+    let args = [
         "sense",
         "--input",
         meta.to_str().unwrap(),
@@ -157,7 +157,8 @@ fn sigmf_output_annotates_the_bursts_in_the_recording() {
         "5",
         "--output",
         "sigmf",
-    ]);
+    ];
+    let out = trustband(&args);
     assert!(
         out.status.success(),
         "{}",
@@ -178,17 +179,7 @@ fn sigmf_output_annotates_the_bursts_in_the_recording() {
         assert_eq!(a.freq_upper_edge, Some(434.17e6));
     }
     // Running again replaces our annotations instead of duplicating them.
-    let again = trustband(&[
-        "sense",
-        "--input",
-        meta.to_str().unwrap(),
-        "--channel",
-        "434120000:100000",
-        "--window-ms",
-        "5",
-        "--output",
-        "sigmf",
-    ]);
+    let again = trustband(&args);
     assert!(again.status.success());
     let reparsed = SigmfMeta::load(&meta).unwrap();
     assert_eq!(reparsed.annotations.len(), parsed.annotations.len());
