@@ -145,16 +145,16 @@ pub struct CrashWriterArgs {
 pub const CRASH_ACCOUNTS: usize = 8;
 
 /// The crash-test chain: 8 seeded accounts, account 0 with trust 0.9 (the highest, so it may
-/// mine checkpoints) and the others 0.5; base difficulty 1; a checkpoint every 20 blocks,
-/// confirmed (and pruned behind) at depth 4, so crashes also hit pruning commits.
+/// mine checkpoints) and the others 0.5; base difficulty 1; a checkpoint every 200 blocks,
+/// confirmed (and pruned behind) at depth 10, so crashes also hit pruning commits.
 ///
 /// # Errors
 ///
 /// Key derivation errors (negligible).
 pub fn crash_devnet() -> Result<Devnet, chain::Error> {
     let params = ChainParams {
-        checkpoint_interval: 20,
-        checkpoint_confirmations: 4,
+        checkpoint_interval: 200,
+        checkpoint_confirmations: 10,
         retarget_interval: 10,
         ..ChainParams::default()
     };

@@ -38,6 +38,48 @@ enum Command {
     /// Benchmarks that print machine-readable figures.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// The Proof-of-Trust chain: verify a store, benchmark validation.
+    #[command(subcommand)]
+    Chain(ChainCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ChainCommand {
+    /// Re-validate a stored chain from genesis or its checkpoint; print height, head, state root.
+    Verify {
+        /// The node's data directory.
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
+    /// Signed transfers validated, applied and committed per second; ring-16 verify time.
+    Bench {
+        /// Transfers in total.
+        #[arg(long, default_value_t = crate::chain_cmd::BenchArgs::default().transfers)]
+        transfers: usize,
+        /// Transfers per block (one storage commit each).
+        #[arg(long, default_value_t = crate::chain_cmd::BenchArgs::default().per_block)]
+        per_block: usize,
+        /// Funded accounts.
+        #[arg(long, default_value_t = crate::chain_cmd::BenchArgs::default().accounts)]
+        accounts: usize,
+        /// Signature-checking threads.
+        #[arg(long, default_value_t = crate::chain_cmd::BenchArgs::default().threads)]
+        threads: usize,
+    },
+    /// Test aid: appends blocks to a store, printing `ack <height> <hash>` after each commit
+    /// (the crash test kills it at random moments).
+    #[command(hide = true)]
+    CrashWriter {
+        /// Data directory.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// Blocks to append.
+        #[arg(long, default_value_t = 1000)]
+        blocks: u64,
+        /// Transfers per block.
+        #[arg(long, default_value_t = 4)]
+        txs_per_block: usize,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -265,6 +307,7 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
             let sense = f.detector.into_sense_args(f.source, OutputFormat::Jsonl);
             crate::sense::plot(&sense, &f.out, f.width, f.height)
         }
+        Command::Chain(c) => chain_command(c),
         Command::Bench(BenchCommand::Dsp(f)) => crate::bench::dsp(&crate::bench::DspArgs {
             input: f.input,
             samples: f.samples,
@@ -279,6 +322,42 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
             .downcast_ref::<std::io::Error>()
             .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
     })
+}
+
+fn chain_command(command: ChainCommand) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match command {
+        ChainCommand::Verify { data_dir } => {
+            crate::chain_cmd::verify(&crate::chain_cmd::VerifyArgs { data_dir }, &mut out)
+                .map(|_| ())
+        }
+        ChainCommand::Bench {
+            transfers,
+            per_block,
+            accounts,
+            threads,
+        } => crate::chain_cmd::bench(
+            &crate::chain_cmd::BenchArgs {
+                transfers,
+                per_block,
+                accounts,
+                threads,
+            },
+            &mut out,
+        ),
+        ChainCommand::CrashWriter {
+            data_dir,
+            blocks,
+            txs_per_block,
+        } => crate::chain_cmd::crash_writer(
+            &crate::chain_cmd::CrashWriterArgs {
+                data_dir,
+                blocks,
+                txs_per_block,
+            },
+            &mut out,
+        ),
+    }
 }
 
 /// Maps an error to the process exit code: 2 for bad input (files, flags, configs), 1 otherwise.

@@ -298,10 +298,10 @@ pub fn simulate(
                     if busy == on { "" } else { " ✗" }
                 ));
             }
-            if busy == on {
-                if let Some(n) = correct.get_mut(c) {
-                    *n += 1;
-                }
+            if busy == on
+                && let Some(n) = correct.get_mut(c)
+            {
+                *n += 1;
             }
             if *on {
                 on_rounds += 1;

@@ -14,6 +14,7 @@ pub mod bench;
 pub mod chain_cmd;
 pub mod cli;
 pub mod demo;
+pub mod econ;
 pub mod plot;
 pub mod record;
 pub mod sense;

@@ -1,0 +1,136 @@
+//! Ring signature timing for `trustband chain bench` and the criterion benchmark.
+//!
+//! [`RingFixture`] builds a deterministic ring (keys from fixed seeds, a fixed-seed ChaCha20
+//! RNG for signing), so the CLI and `benches/ring.rs` time the same work. [`ring_timing`]
+//! measures mean sign and verify wall time with `std::time::Instant`; run it on a release build.
+
+use std::time::Instant;
+
+use chacha20::ChaCha20Rng;
+use rand_core::SeedableRng;
+
+use super::keys::SecretKey;
+use super::ring::{Event, Ring, RingSignature, sign, verify};
+use crate::error::Error;
+
+/// A ring of `n` deterministic keys, an event, a message and a seeded RNG.
+#[derive(Debug)]
+pub struct RingFixture {
+    /// Secrets of every member, in canonical ring order.
+    pub secrets: Vec<SecretKey>,
+    /// The canonical ring.
+    pub ring: Ring,
+    /// The event signed for.
+    pub event: Event,
+    /// The message signed.
+    pub msg: Vec<u8>,
+    /// Fixed-seed RNG for signing.
+    pub rng: ChaCha20Rng,
+}
+
+impl RingFixture {
+    /// Builds a ring of `n` members; member `i`'s key comes from [`SecretKey::from_seed`] with
+    /// the seed `le64(i) || 24 zero bytes`.
+    ///
+    /// # Errors
+    ///
+    /// Ring size errors from [`Ring::new`] if `n` is outside `2..=256`.
+    pub fn new(n: usize) -> Result<Self, Error> {
+        let mut secrets = (0..n)
+            .map(|i| {
+                let mut seed = [0u8; 32];
+                let index = u64::try_from(i).unwrap_or(u64::MAX);
+                let (head, _) = seed.split_at_mut(8);
+                head.copy_from_slice(&index.to_le_bytes());
+                SecretKey::from_seed(&seed)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let ring = Ring::new(secrets.iter().map(|s| *s.public_key()))?;
+        secrets.sort_by(|a, b| a.public_key().cmp(b.public_key()));
+        Ok(Self {
+            secrets,
+            ring,
+            event: Event {
+                task_id: 7,
+                round: 3,
+            },
+            msg: b"channel 3: busy, energy -61.2 dBm".to_vec(),
+            rng: ChaCha20Rng::from_seed([42u8; 32]),
+        })
+    }
+
+    /// Signs the fixture message as member `index` (modulo the ring size).
+    ///
+    /// # Errors
+    ///
+    /// Errors from [`sign`] (none expected for a fixture).
+    pub fn sign_as(&mut self, index: usize) -> Result<RingSignature, Error> {
+        let n = self.secrets.len().max(1);
+        let secret = self.secrets.get(index % n).ok_or(Error::SignerNotInRing)?;
+        sign(secret, &self.ring, &self.event, &self.msg, &mut self.rng)
+    }
+
+    /// Verifies `signature` against the fixture's ring, event and message.
+    ///
+    /// # Errors
+    ///
+    /// Errors from [`verify`].
+    pub fn verify(&self, signature: &RingSignature) -> Result<(), Error> {
+        verify(&self.ring, &self.event, &self.msg, signature)
+    }
+}
+
+/// Mean wall time of one ring sign and one ring verify.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RingTiming {
+    /// Ring size.
+    pub ring_size: usize,
+    /// Operations timed for each mean.
+    pub iterations: u32,
+    /// Mean milliseconds per sign.
+    pub sign_ms: f64,
+    /// Mean milliseconds per verify.
+    pub verify_ms: f64,
+}
+
+/// Times `iterations` signs and verifies (at least one each) on a ring of `ring_size`.
+///
+/// # Errors
+///
+/// Ring size errors if `ring_size` is outside `2..=256`; any sign or verify error (a verify
+/// failure here would be a bug, so it is reported rather than timed).
+pub fn ring_timing(ring_size: usize, iterations: u32) -> Result<RingTiming, Error> {
+    let iterations = iterations.max(1);
+    let mut fixture = RingFixture::new(ring_size)?;
+    let count = usize::try_from(iterations).unwrap_or(usize::MAX);
+
+    let start = Instant::now();
+    let signatures = (0..count)
+        .map(|i| fixture.sign_as(i))
+        .collect::<Result<Vec<_>, _>>()?;
+    let sign_elapsed = start.elapsed();
+
+    let start = Instant::now();
+    for signature in &signatures {
+        fixture.verify(signature)?;
+    }
+    let verify_elapsed = start.elapsed();
+
+    let per_op_ms =
+        |elapsed: std::time::Duration| elapsed.as_secs_f64() * 1e3 / f64::from(iterations);
+    Ok(RingTiming {
+        ring_size,
+        iterations,
+        sign_ms: per_op_ms(sign_elapsed),
+        verify_ms: per_op_ms(verify_elapsed),
+    })
+}
+
+/// Mean milliseconds to verify a 16-member ring signature (SPEC target: about 2 ms; budget 3).
+///
+/// # Errors
+///
+/// As [`ring_timing`].
+pub fn ring16_verify_ms() -> Result<f64, Error> {
+    ring_timing(16, 50).map(|t| t.verify_ms)
+}

@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""Independent cross-check of the known answers pinned in chain/tests/crypto/{kat,commit}.rs.
+
+Not run by CI (needs Python's `cryptography` package, which ships OpenSSL). It recomputes the
+domain-separated hash encoding with hashlib, public keys with OpenSSL and with plain-Python
+secp256k1 arithmetic, RFC 6979 ECDSA with OpenSSL (then low-S normalised), and verifies the
+pinned LSAG signature with a plain-Python verifier (h is taken as x^-1 * I from the known signer
+secret; hash_to_curve itself is pinned by the RFC 9380 vectors in src/crypto/hash.rs).
+Run: python3 chain/tests/data/kat_crosscheck.py and compare with the pinned hex.
+"""
+import hashlib, struct
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_dss_signature
+
+P = 2**256 - 2**32 - 977
+N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+G = (0x79BE667EF9DCBBAC55A06295CE870B07029BFCDB2DCE28D959F2815B16F81798,
+     0x483ADA7726A3C4655DA4FBFC0E1108A8FD17B448A68554199C47D08FFB10D4B8)
+def add(a, b):
+    if a is None: return b
+    if b is None: return a
+    if a[0] == b[0] and (a[1] + b[1]) % P == 0: return None
+    if a == b: l = 3*a[0]*a[0] * pow(2*a[1], -1, P) % P
+    else: l = (b[1]-a[1]) * pow(b[0]-a[0], -1, P) % P
+    x = (l*l - a[0] - b[0]) % P
+    return (x, (l*(a[0]-x) - a[1]) % P)
+def mul(k, pt):
+    r = None
+    while k:
+        if k & 1: r = add(r, pt)
+        pt = add(pt, pt); k >>= 1
+    return r
+def comp(pt):
+    if pt is None: return b"\x00"*33
+    return bytes([2 + (pt[1] & 1)]) + pt[0].to_bytes(32, "big")
+def decomp(b):
+    x = int.from_bytes(b[1:], "big"); y2 = (x**3 + 7) % P; y = pow(y2, (P+1)//4, P)
+    assert y*y % P == y2
+    if (y & 1) != (b[0] & 1): y = P - y
+    return (x, y)
+def H(tag, parts):
+    h = hashlib.sha256(); t = tag.encode()
+    h.update(struct.pack(">Q", len(t)) + t)
+    for p in parts: h.update(struct.pack(">Q", len(p)) + p)
+    return h.digest()
+
+print("hash tx abc", H("trustband/v1/tx", [b"abc"]).hex())
+print("hash tx []", H("trustband/v1/tx", []).hex())
+print("hash tx [a,bc]", H("trustband/v1/tx", [b"a", b"bc"]).hex())
+def pub_of(x):
+    k = ec.derive_private_key(x, ec.SECP256K1())
+    c = k.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.CompressedPoint)
+    assert c == comp(mul(x, G))
+    return c
+gen = int("023f37203a2476c42566a61cc55c3ca875dbb4cc41c0deb789f8e7bf88183638", 16)
+print("gen public", pub_of(gen).hex(), "address", H("trustband/v1/addr", [pub_of(gen)])[:20].hex())
+x0 = int.from_bytes(H("trustband/v1/key-seed", [bytes(32)]), "big") % N
+print("seed0 secret", hex(x0))
+pk0 = pub_of(x0)
+print("seed0 public", pk0.hex(), "address", H("trustband/v1/addr", [pk0])[:20].hex())
+digest = H("trustband/v1/tx", [b"transfer 5 sharecoin"])
+k = ec.derive_private_key(x0, ec.SECP256K1())
+der = k.sign(digest, ec.ECDSA(Prehashed(hashes.SHA256()), deterministic_signing=True))
+r, s = decode_dss_signature(der)
+if s > N // 2: s = N - s
+print("seed0 sig", (r.to_bytes(32, "big") + s.to_bytes(32, "big")).hex())
+
+# member secrets of the 4-ring fixture: seeds le64(i) || zeros
+xs = []
+for i in range(4):
+    seed = struct.pack("<Q", i) + bytes(24)
+    xs.append(int.from_bytes(H("trustband/v1/key-seed", [seed]), "big") % N)
+members = sorted((pub_of(x), x) for x in xs)
+ring = b"".join(m for m, _ in members)
+print("ring", ring.hex())
+sig = bytes.fromhex("75b4e42da0e0e3f7d93369512fa04d181b84ee1806bf1ac35815867712ebe7b002cfca2ba08a257264775f58f60da147ee49d9beb159b54920280abc98102a0a8436f00e57d42f871e3987e832d90f56c6940b5937688edf03c4fd3908aec402bea3942b06a601b78d94e37672e349eb2da2dd4fd0716819e07fc66190b2c16d8b0cb23556fd30f1db4613c1fb5fdca97ba36b554db02906f6030111e8666c31937bfcfd7544b1078dda397cef45df2e6de498746805081ebc8fb90ad04eba9d02")
+c0 = int.from_bytes(sig[:32], "big"); I = sig[32:65]; ss = [int.from_bytes(sig[65+32*i:97+32*i], "big") for i in range(4)]
+x2 = members[2][1]
+Ipt = decomp(I)
+h = mul(pow(x2, -1, N), Ipt)  # h = x^-1 I (h2c itself is checked by RFC 9380 vectors)
+event = struct.pack(">QQ", 7, 3)
+msg = b"channel 3: busy, energy -61.2 dBm"
+c = c0
+for (m, _), s in zip(members, ss):
+    Pi = decomp(m)
+    A = add(mul(s, G), mul(c, Pi)); B = add(mul(s, h), mul(c, Ipt))
+    c = int.from_bytes(H("trustband/v1/ring", [msg, ring, event, I, comp(A), comp(B)]), "big") % N
+print("ring closes:", c == c0)
+# tampered message must not close
+c = c0
+for (m, _), s in zip(members, ss):
+    Pi = decomp(m)
+    A = add(mul(s, G), mul(c, Pi)); B = add(mul(s, h), mul(c, Ipt))
+    c = int.from_bytes(H("trustband/v1/ring", [msg + b"!", ring, event, I, comp(A), comp(B)]), "big") % N
+print("tampered closes:", c == c0)
+addr0 = H("trustband/v1/addr", [pk0])[:20]
+print("identity commit", H("trustband/v1/commit", [struct.pack(">Q", 7), addr0, bytes([9]*32)]).hex())
+print("blinded bid", H("trustband/v1/bid", [(1000).to_bytes(16, "big"), b"\x00", bytes([5]*32)]).hex())
+print("blinded fake bid", H("trustband/v1/bid", [(1000).to_bytes(16, "big"), b"\x01", bytes([5]*32)]).hex())
