@@ -38,9 +38,30 @@ enum Command {
     /// Benchmarks that print machine-readable figures.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Paper B's leasing economics: the micro operator's optimal price and mining share.
+    Econ(EconFlags),
     /// The Proof-of-Trust chain: verify a store, benchmark validation.
     #[command(subcommand)]
     Chain(ChainCommand),
+}
+
+#[derive(Debug, Args)]
+struct EconFlags {
+    /// Clearing price p_s per unit bandwidth, in [0, 1].
+    #[arg(long, allow_negative_numbers = true)]
+    ps: f64,
+    /// Mining reward rate p_w, in [0, 1].
+    #[arg(long, allow_negative_numbers = true)]
+    pw: f64,
+    /// Redundant compute share γ (mining up to it costs no service), in [0, 1).
+    #[arg(long, allow_negative_numbers = true)]
+    gamma: f64,
+    /// Leased bandwidth W capping demand, in (0, 1e9] (no cap if absent).
+    #[arg(long, allow_negative_numbers = true)]
+    capacity: Option<f64>,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -124,6 +145,9 @@ struct SourceFlags {
     /// Seconds to sense from `--device` (until Ctrl-C if absent).
     #[arg(long, requires = "device")]
     duration: Option<f64>,
+    /// Replay a file at its sample rate (as a dongle would deliver it) instead of at full speed.
+    #[arg(long, conflicts_with = "device")]
+    realtime: bool,
 }
 
 #[derive(Debug, Args)]
@@ -238,6 +262,7 @@ impl SourceFlags {
             device: self.device,
             gain: self.gain,
             duration: self.duration,
+            realtime: self.realtime,
         }
     }
 }
@@ -308,6 +333,13 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
             crate::sense::plot(&sense, &f.out, f.width, f.height)
         }
         Command::Chain(c) => chain_command(c),
+        Command::Econ(f) => crate::econ::econ(&crate::econ::EconArgs {
+            ps: f.ps,
+            pw: f.pw,
+            gamma: f.gamma,
+            capacity: f.capacity,
+            json: f.json,
+        }),
         Command::Bench(BenchCommand::Dsp(f)) => crate::bench::dsp(&crate::bench::DspArgs {
             input: f.input,
             samples: f.samples,

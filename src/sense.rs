@@ -14,7 +14,7 @@ use num_complex::Complex32;
 use radio::detector::{Channel, ChannelDecision, DetectorConfig, EnergyDetector, WindowReport};
 use radio::source::IqSource;
 use radio::source::format::SampleFormat;
-use radio::source::raw::{ParsedName, RawFileSource};
+use radio::source::raw::{ParsedName, RawFileSource, RawOptions};
 use radio::source::sigmf::{self, SigmfSource};
 
 use crate::bad_input;
@@ -36,6 +36,8 @@ pub struct SourceArgs {
     pub gain: Option<f64>,
     /// Seconds to sense from a device.
     pub duration: Option<f64>,
+    /// Pace a file at its sample rate.
+    pub realtime: bool,
 }
 
 /// Output of `trustband sense`.
@@ -78,6 +80,8 @@ pub struct OpenedSource {
     pub path: Option<PathBuf>,
     /// The raw format of a raw file (a new `.sigmf-meta` for it must name it).
     pub raw_format: Option<SampleFormat>,
+    /// Centres a sweeping device hops through (band plans wider than the device).
+    pub sweep_centers: Option<Vec<f64>>,
 }
 
 impl std::fmt::Debug for OpenedSource {
@@ -86,18 +90,50 @@ impl std::fmt::Debug for OpenedSource {
             .field("source", self.source.info())
             .field("path", &self.path)
             .field("raw_format", &self.raw_format)
+            .field("sweep_centers", &self.sweep_centers)
             .finish()
     }
 }
 
-/// Opens the source the flags describe.
+/// Opens the source `trustband sense`/`plot` read: the file, or the device (sweeping when the
+/// requested channels do not fit its band at once).
 ///
 /// # Errors
-/// Missing or contradictory flags, unreadable or malformed files, a device that fails to open,
-/// `--device` without the `soapy` feature.
+/// As [`open_source`]; for a device, an unknown band plan or a channel wider than the device.
+pub fn open_for_sensing(args: &SenseArgs) -> anyhow::Result<OpenedSource> {
+    let Some(device) = &args.source.device else {
+        return open_source(&args.source);
+    };
+    let center_hz = args
+        .source
+        .center
+        .ok_or_else(|| bad_input("--device needs --center HZ"))?;
+    let sample_rate_hz = args
+        .source
+        .rate
+        .ok_or_else(|| bad_input("--device needs --rate HZ"))?;
+    let sweep = if args.band_plan.is_some() || !args.channels.is_empty() {
+        let all = requested_channels(args.band_plan.as_deref(), &args.channels)?;
+        let centers = radio::detector::plan_sweep(
+            &all,
+            sample_rate_hz,
+            DetectorConfig::default().edge_crop,
+        )?;
+        (centers.len() > 1).then_some(centers)
+    } else {
+        None
+    };
+    open_device(device, &args.source, center_hz, sample_rate_hz, sweep, args.window_ms)
+}
+
+/// Opens a file source (raw or SigMF) as the flags describe.
+///
+/// # Errors
+/// Missing or contradictory flags, unreadable or malformed files; `--device` (use
+/// [`open_for_sensing`]).
 pub fn open_source(args: &SourceArgs) -> anyhow::Result<OpenedSource> {
-    if let Some(device) = &args.device {
-        return open_device(device, args);
+    if args.device.is_some() {
+        return Err(bad_input("a device is opened through `sense` or `record`"));
     }
     let Some(path) = &args.input else {
         return Err(bad_input("give --input PATH (or --device ARGS)"));
@@ -109,11 +145,12 @@ pub fn open_source(args: &SourceArgs) -> anyhow::Result<OpenedSource> {
                 "--format/--rate/--center are ignored for SigMF input: its metadata says them"
             );
         }
-        let source = SigmfSource::open(path)?;
+        let source = SigmfSource::open(path)?.realtime(args.realtime);
         return Ok(OpenedSource {
             source: Box::new(source),
             path: Some(path.clone()),
             raw_format: None,
+            sweep_centers: None,
         });
     }
     let parsed = ParsedName::parse(path);
@@ -139,11 +176,15 @@ pub fn open_source(args: &SourceArgs) -> anyhow::Result<OpenedSource> {
             path.display()
         ))
     })?;
-    let source = RawFileSource::open(path, format, rate, center)?;
+    let source = RawFileSource::open_with(
+        path,
+        &RawOptions::new(format, rate, center).realtime(args.realtime),
+    )?;
     Ok(OpenedSource {
         source: Box::new(source),
         path: Some(path.clone()),
         raw_format: Some(format),
+        sweep_centers: None,
     })
 }
 
@@ -155,22 +196,29 @@ fn is_sigmf(path: &Path) -> bool {
 }
 
 #[cfg(feature = "soapy")]
-fn open_device(device: &str, args: &SourceArgs) -> anyhow::Result<OpenedSource> {
-    use radio::source::soapy::{GainMode, SoapyConfig, SoapySource};
-    let center_hz = args
-        .center
-        .ok_or_else(|| bad_input("--device needs --center HZ"))?;
-    let sample_rate_hz = args
-        .rate
-        .ok_or_else(|| bad_input("--device needs --rate HZ"))?;
+fn open_device(
+    device: &str,
+    args: &SourceArgs,
+    center_hz: f64,
+    sample_rate_hz: f64,
+    sweep: Option<Vec<f64>>,
+    window_ms: f64,
+) -> anyhow::Result<OpenedSource> {
+    use radio::source::soapy::{GainMode, SoapyConfig, SoapySource, SweepPlan};
     let config = SoapyConfig {
         args: device.to_owned(),
-        center_hz,
+        center_hz: sweep.as_ref().and_then(|c| c.first().copied()).unwrap_or(center_hz),
         sample_rate_hz,
         gain: match args.gain {
             Some(db) => GainMode::Manual { db },
             None => GainMode::Agc,
         },
+        sweep: sweep.as_ref().map(|centers| SweepPlan {
+            centers_hz: centers.clone(),
+            // One sensing window per hop, then the next hop.
+            dwell_samples: (window_ms / 1e3 * sample_rate_hz).round().max(1.0) as u64,
+            ..SweepPlan::default()
+        }),
         ..SoapyConfig::default()
     };
     let source = SoapySource::open(config)?;
@@ -178,15 +226,42 @@ fn open_device(device: &str, args: &SourceArgs) -> anyhow::Result<OpenedSource> 
         source: Box::new(source),
         path: None,
         raw_format: None,
+        sweep_centers: sweep,
     })
 }
 
 #[cfg(not(feature = "soapy"))]
-fn open_device(device: &str, _args: &SourceArgs) -> anyhow::Result<OpenedSource> {
+fn open_device(
+    device: &str,
+    _args: &SourceArgs,
+    _center_hz: f64,
+    _sample_rate_hz: f64,
+    _sweep: Option<Vec<f64>>,
+    _window_ms: f64,
+) -> anyhow::Result<OpenedSource> {
     Err(bad_input(format!(
         "--device {device}: this trustband was built without SoapySDR support; \
          rebuild with `cargo build --release --features soapy` (needs libsoapysdr-dev)"
     )))
+}
+
+/// The channels asked for, unfiltered: every channel of the band plan, or the `--channel`
+/// list.
+///
+/// # Errors
+/// Unknown band plan, malformed `--channel`.
+pub fn requested_channels(
+    band_plan: Option<&str>,
+    channel_flags: &[String],
+) -> anyhow::Result<Vec<Channel>> {
+    match band_plan {
+        Some(name) => Ok(radio::bandplan::resolve(name)?.channels()),
+        None => channel_flags
+            .iter()
+            .enumerate()
+            .map(|(i, flag)| parse_channel(i, flag))
+            .collect(),
+    }
 }
 
 /// Resolves the channels to decide on: band plan (its channels inside the usable band, i.e.
@@ -223,11 +298,7 @@ pub fn resolve_channels(
             center_hz,
         )]);
     }
-    channel_flags
-        .iter()
-        .enumerate()
-        .map(|(i, flag)| parse_channel(i, flag))
-        .collect()
+    requested_channels(None, channel_flags)
 }
 
 fn parse_channel(index: usize, flag: &str) -> anyhow::Result<Channel> {
@@ -276,6 +347,7 @@ pub fn build_detector(
     args: &SenseArgs,
     sample_rate_hz: f64,
     center_hz: f64,
+    sweep_centers: Option<&[f64]>,
 ) -> anyhow::Result<EnergyDetector> {
     if !(args.window_ms.is_finite() && args.window_ms > 0.0) {
         return Err(bad_input(format!(
@@ -293,6 +365,15 @@ pub fn build_detector(
         pfa: args.pfa,
         ..DetectorConfig::default()
     };
+    if let Some(centers) = sweep_centers {
+        let channels = requested_channels(args.band_plan.as_deref(), &args.channels)?;
+        return Ok(EnergyDetector::new_sweep(
+            config,
+            sample_rate_hz,
+            centers,
+            channels,
+        )?);
+    }
     let channels = resolve_channels(
         args.band_plan.as_deref(),
         &args.channels,
@@ -319,7 +400,7 @@ trait Sink {
 /// # Errors
 /// Bad input (exit code 2) or a failure while reading or writing.
 pub fn sense(args: &SenseArgs) -> anyhow::Result<()> {
-    let opened = open_source(&args.source)?;
+    let opened = open_for_sensing(args)?;
     let info = opened.source.info().clone();
     let mut sink: Box<dyn Sink> = match args.output {
         OutputFormat::Jsonl => Box::new(JsonlSink::new(io::stdout().lock())),
@@ -340,7 +421,7 @@ pub fn sense(args: &SenseArgs) -> anyhow::Result<()> {
 /// # Errors
 /// As [`sense`], plus failures writing the PNG.
 pub fn plot(args: &SenseArgs, out: &Path, width: u32, height: u32) -> anyhow::Result<()> {
-    let opened = open_source(&args.source)?;
+    let opened = open_for_sensing(args)?;
     let info = opened.source.info().clone();
     let mut waterfall: Option<crate::plot::Waterfall> = None;
     let channels = drive(opened, args, |report| {
@@ -376,7 +457,12 @@ fn drive(
     mut on_window: impl FnMut(&WindowReport) -> anyhow::Result<()>,
 ) -> anyhow::Result<Vec<Channel>> {
     let info = opened.source.info().clone();
-    let mut detector = build_detector(args, info.sample_rate_hz, info.center_hz)?;
+    let mut detector = build_detector(
+        args,
+        info.sample_rate_hz,
+        info.center_hz,
+        opened.sweep_centers.as_deref(),
+    )?;
     let channels = detector.channels().to_vec();
     let progress = progress_bar(&info);
     let limit_samples = args

@@ -172,7 +172,9 @@ fn damaged_database_pages_never_crash_verify() {
     for offset in offsets.into_iter().filter(|&o| o + 64 <= pristine.len()) {
         let mut damaged = pristine.clone();
         for byte in &mut damaged[offset..offset + 64] {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             *byte = (state >> 56) as u8;
         }
         std::fs::write(&db, &damaged).unwrap();
@@ -187,7 +189,10 @@ fn damaged_database_pages_never_crash_verify() {
             Some(0) => verified += 1,
             Some(2) => {
                 refused += 1;
-                assert!(stderr.contains("chain.redb") || stderr.contains("chain store"), "{stderr}");
+                assert!(
+                    stderr.contains("chain.redb") || stderr.contains("chain store"),
+                    "{stderr}"
+                );
             }
             other => panic!("offset {offset}: exit {other:?}: {stderr}"),
         }

@@ -20,7 +20,6 @@ use trustband::chain_cmd::{VerifyArgs, verify};
 
 const ROUNDS: usize = 24;
 
-
 /// splitmix64: the delays' fixed-seed generator.
 struct Delays(u64);
 
@@ -151,7 +150,11 @@ fn crash_recovery_keeps_every_acknowledged_block() {
         .arg(dir.path())
         .output()
         .unwrap();
-    assert!(cli.status.success(), "{}", String::from_utf8_lossy(&cli.stderr));
+    assert!(
+        cli.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cli.stderr)
+    );
     assert_eq!(String::from_utf8(cli.stdout).unwrap(), text);
     assert!(
         text.contains(&format!("height: {}", summary.height)),

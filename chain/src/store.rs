@@ -478,7 +478,9 @@ pub fn verify_store(dir: &Path) -> Result<ChainSummary, Error> {
 /// another thread in that short window would lose its message, never its effect.
 fn guard_engine<T>(op: &'static str, f: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
     static HOOK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _serial = HOOK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _serial = HOOK
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));

@@ -408,14 +408,22 @@ impl EnergyDetector {
         center_hz: f64,
         channels: Vec<Channel>,
     ) -> Result<Self> {
+        if !center_hz.is_finite() {
+            return Err(invalid("center_hz", format!("{center_hz}: must be finite")));
+        }
+        let mut det = Self::untuned(config, sample_rate_hz, channels)?;
+        let tuning = det.make_tuning(center_hz, true)?;
+        det.tunings.push(tuning);
+        Ok(det)
+    }
+
+    /// Validates the settings and builds everything but the tunings.
+    fn untuned(config: DetectorConfig, sample_rate_hz: f64, channels: Vec<Channel>) -> Result<Self> {
         if !(sample_rate_hz.is_finite() && sample_rate_hz > 0.0) {
             return Err(invalid(
                 "sample_rate_hz",
                 format!("{sample_rate_hz}: must be a positive number of Hz"),
             ));
-        }
-        if !center_hz.is_finite() {
-            return Err(invalid("center_hz", format!("{center_hz}: must be finite")));
         }
         let n = config.fft_size;
         if !(16..=65_536).contains(&n) || !n.is_power_of_two() {
@@ -483,7 +491,7 @@ impl EnergyDetector {
         let segments = seg_offsets.len();
         let window_coeffs = config.window.coefficients(n);
         let nu = dof::effective_dof_offsets(&window_coeffs, &seg_offsets, &[0]);
-        let mut det = Self {
+        let det = Self {
             rate: sample_rate_hz,
             hop,
             window_len,
@@ -507,8 +515,58 @@ impl EnergyDetector {
             channels,
             config,
         };
-        let tuning = det.make_tuning(center_hz, true)?;
-        det.tunings.push(tuning);
+        Ok(det)
+    }
+
+    /// A detector for a source that sweeps: it retunes through `centers_hz` (a sweeping
+    /// SoapySDR device, see [`plan_sweep`]). Each window decides on the channels inside the
+    /// band usable at the window's centre; every channel must fit inside at least one.
+    ///
+    /// # Errors
+    /// As [`Self::new`]; [`Error::ChannelOutsideBand`] for a channel no centre covers (named
+    /// against the nearest centre's band), [`Error::InvalidField`] (`centers_hz`) for an empty
+    /// list.
+    pub fn new_sweep(
+        config: DetectorConfig,
+        sample_rate_hz: f64,
+        centers_hz: &[f64],
+        channels: Vec<Channel>,
+    ) -> Result<Self> {
+        let Some(&first) = centers_hz.first() else {
+            return Err(invalid("centers_hz", "no centre to sweep".to_string()));
+        };
+        if let Some(bad) = centers_hz.iter().find(|c| !c.is_finite()) {
+            return Err(invalid("centers_hz", format!("{bad}: must be finite")));
+        }
+        let mut det = Self::untuned(config, sample_rate_hz, channels)?;
+        let mut covered = vec![false; det.channels.len()];
+        for &center in centers_hz {
+            let tuning = det.make_tuning(center, false)?;
+            for cb in &tuning.channels {
+                if let Some(c) = covered.get_mut(cb.index) {
+                    *c = true;
+                }
+            }
+            det.tunings.push(tuning);
+        }
+        if let Some(i) = covered.iter().position(|c| !c)
+            && let Some(ch) = det.channels.get(i)
+        {
+            let nearest = centers_hz
+                .iter()
+                .copied()
+                .min_by(|a, b| (a - ch.center_hz).abs().total_cmp(&(b - ch.center_hz).abs()))
+                .unwrap_or(first);
+            let (band_low_hz, band_high_hz) = det.usable_band(nearest);
+            return Err(Error::ChannelOutsideBand {
+                channel: ch.name.clone(),
+                low_hz: ch.center_hz - ch.bandwidth_hz / 2.0,
+                high_hz: ch.center_hz + ch.bandwidth_hz / 2.0,
+                band_low_hz,
+                band_high_hz,
+            });
+        }
+        det.active = 0;
         Ok(det)
     }
 
@@ -863,6 +921,60 @@ impl EnergyDetector {
             decisions,
         });
     }
+}
+
+/// Centres for sweeping `channels` with a front end of `sample_rate_hz` whose outer
+/// `edge_crop` of the band is unusable: greedy from the lowest channel edge, each hop placing
+/// the next uncovered channel's lower edge at the usable band's lower edge, so every channel
+/// lies wholly inside one hop. A single centre when everything fits at once.
+///
+/// # Errors
+/// [`Error::InvalidField`] (`channels`) for a channel wider than the usable band, or an empty
+/// list.
+pub fn plan_sweep(channels: &[Channel], sample_rate_hz: f64, edge_crop: f64) -> Result<Vec<f64>> {
+    let usable = sample_rate_hz * (1.0 - 2.0 * edge_crop.clamp(0.0, 0.49));
+    let mut edges: Vec<(f64, f64, &str)> = channels
+        .iter()
+        .map(|c| {
+            (
+                c.center_hz - c.bandwidth_hz / 2.0,
+                c.center_hz + c.bandwidth_hz / 2.0,
+                c.name.as_str(),
+            )
+        })
+        .collect();
+    edges.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (Some(lowest), Some(highest)) = (
+        edges.first().map(|e| e.0),
+        edges.iter().map(|e| e.1).max_by(f64::total_cmp),
+    ) else {
+        return Err(invalid("channels", "no channel to sweep".to_string()));
+    };
+    if let Some((lo, hi, name)) = edges.iter().find(|(lo, hi, _)| hi - lo > usable) {
+        return Err(invalid(
+            "channels",
+            format!(
+                "channel `{name}` is {:.0} Hz wide, more than the {usable:.0} Hz a {sample_rate_hz} Hz front end can see at once",
+                hi - lo
+            ),
+        ));
+    }
+    // A little slack so edges that touch count as inside.
+    let slack = 1e-6 * sample_rate_hz;
+    if highest - lowest <= usable - slack {
+        return Ok(vec![(lowest + highest) / 2.0]);
+    }
+    let mut centers = Vec::new();
+    let mut i = 0;
+    while let Some(&(lo, _, _)) = edges.get(i) {
+        let band_lo = lo - slack;
+        let band_hi = band_lo + usable;
+        centers.push(band_lo + usable / 2.0);
+        while edges.get(i).is_some_and(|e| e.1 <= band_hi) {
+            i += 1;
+        }
+    }
+    Ok(centers)
 }
 
 /// What [`bench_dsp`] measured.
