@@ -114,16 +114,20 @@ pub fn open_for_sensing(args: &SenseArgs) -> anyhow::Result<OpenedSource> {
         .ok_or_else(|| bad_input("--device needs --rate HZ"))?;
     let sweep = if args.band_plan.is_some() || !args.channels.is_empty() {
         let all = requested_channels(args.band_plan.as_deref(), &args.channels)?;
-        let centers = radio::detector::plan_sweep(
-            &all,
-            sample_rate_hz,
-            DetectorConfig::default().edge_crop,
-        )?;
+        let centers =
+            radio::detector::plan_sweep(&all, sample_rate_hz, DetectorConfig::default().edge_crop)?;
         (centers.len() > 1).then_some(centers)
     } else {
         None
     };
-    open_device(device, &args.source, center_hz, sample_rate_hz, sweep, args.window_ms)
+    open_device(
+        device,
+        &args.source,
+        center_hz,
+        sample_rate_hz,
+        sweep,
+        args.window_ms,
+    )
 }
 
 /// Opens a file source (raw or SigMF) as the flags describe.
@@ -207,7 +211,10 @@ fn open_device(
     use radio::source::soapy::{GainMode, SoapyConfig, SoapySource, SweepPlan};
     let config = SoapyConfig {
         args: device.to_owned(),
-        center_hz: sweep.as_ref().and_then(|c| c.first().copied()).unwrap_or(center_hz),
+        center_hz: sweep
+            .as_ref()
+            .and_then(|c| c.first().copied())
+            .unwrap_or(center_hz),
         sample_rate_hz,
         gain: match args.gain {
             Some(db) => GainMode::Manual { db },

@@ -418,7 +418,11 @@ impl EnergyDetector {
     }
 
     /// Validates the settings and builds everything but the tunings.
-    fn untuned(config: DetectorConfig, sample_rate_hz: f64, channels: Vec<Channel>) -> Result<Self> {
+    fn untuned(
+        config: DetectorConfig,
+        sample_rate_hz: f64,
+        channels: Vec<Channel>,
+    ) -> Result<Self> {
         if !(sample_rate_hz.is_finite() && sample_rate_hz > 0.0) {
             return Err(invalid(
                 "sample_rate_hz",
@@ -555,7 +559,11 @@ impl EnergyDetector {
             let nearest = centers_hz
                 .iter()
                 .copied()
-                .min_by(|a, b| (a - ch.center_hz).abs().total_cmp(&(b - ch.center_hz).abs()))
+                .min_by(|a, b| {
+                    (a - ch.center_hz)
+                        .abs()
+                        .total_cmp(&(b - ch.center_hz).abs())
+                })
                 .unwrap_or(first);
             let (band_low_hz, band_high_hz) = det.usable_band(nearest);
             return Err(Error::ChannelOutsideBand {

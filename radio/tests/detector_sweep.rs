@@ -4,7 +4,9 @@
 
 use radio::Error;
 use radio::detector::{Channel, DetectorConfig, EnergyDetector, plan_sweep};
-use radio::source::synthetic::{PrimaryUser, ScenarioConfig, Schedule, SignalKind, SyntheticSource};
+use radio::source::synthetic::{
+    PrimaryUser, ScenarioConfig, Schedule, SignalKind, SyntheticSource,
+};
 use radio::source::{BlockMeta, IqSource};
 
 const RATE: f64 = 2.4e6;
