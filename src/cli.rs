@@ -29,6 +29,9 @@ struct Cli {
 enum Command {
     /// Run the testbed: the embedded synthetic scenario by default.
     Run(RunFlags),
+    /// Run one lab node: a dongle or a recording, libp2p to its peers, the chain in its data
+    /// directory (restart resumes from it), until Ctrl-C.
+    Node(NodeFlags),
     /// Energy-detect channels in a recording (or live, with `--device`).
     Sense(SenseFlags),
     /// Record IQ from a SoapySDR device to a SigMF recording.
@@ -43,6 +46,30 @@ enum Command {
     /// The Proof-of-Trust chain: verify a store, benchmark validation.
     #[command(subcommand)]
     Chain(ChainCommand),
+    /// A running node's status over its local API: height, head, peers, trust, decisions.
+    Status(StatusFlags),
+    /// The dashboard, attached to a running node's local API.
+    Tui(TuiFlags),
+}
+
+#[derive(Debug, Args)]
+struct StatusFlags {
+    /// The node's local API, HOST:PORT.
+    #[arg(long, default_value = crate::api::DEFAULT_ADDR)]
+    connect: String,
+    /// Print the node's status JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct TuiFlags {
+    /// The node's local API, HOST:PORT.
+    #[arg(long, default_value = crate::api::DEFAULT_ADDR)]
+    connect: String,
+    /// Frames per second at most (1-60).
+    #[arg(long, default_value_t = 10)]
+    fps: u16,
 }
 
 #[derive(Debug, Args)]
@@ -104,11 +131,27 @@ enum ChainCommand {
 }
 
 #[derive(Debug, Args)]
+struct NodeFlags {
+    /// Node file (`testbed = ...`, `name`, `data_dir`), or a testbed with --name and --data-dir.
+    #[arg(long)]
+    config: PathBuf,
+    /// The node's name in the testbed (overrides the node file's).
+    #[arg(long)]
+    name: Option<String>,
+    /// Data directory (overrides the node file's).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Print nothing on stderr but errors (events still reach the API and status.json).
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Debug, Args)]
 struct RunFlags {
-    /// Scenario TOML (default: the embedded synthetic scenario).
+    /// Testbed TOML (default: the embedded synthetic scenario).
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Rounds to run.
+    /// Rounds to run (each: one sensing task per channel).
     #[arg(long, default_value_t = 20)]
     rounds: u64,
     /// Seed for every random choice of the scenario.
@@ -316,6 +359,7 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
             headless: f.headless,
             summary: f.summary,
         }),
+        Command::Node(f) => node_command(&f),
         Command::Sense(f) => crate::sense::sense(&f.detector.into_sense_args(f.source, f.output)),
         Command::Record(f) => crate::record::record_command(&crate::record::RecordArgs {
             device: f.device,
@@ -333,6 +377,17 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
             crate::sense::plot(&sense, &f.out, f.width, f.height)
         }
         Command::Chain(c) => chain_command(c),
+        Command::Status(f) => crate::api::commands::status(
+            &crate::api::commands::StatusArgs {
+                connect: f.connect,
+                json: f.json,
+            },
+            &mut std::io::stdout().lock(),
+        ),
+        Command::Tui(f) => crate::api::commands::tui(&crate::api::commands::TuiArgs {
+            connect: f.connect,
+            fps: f.fps,
+        }),
         Command::Econ(f) => crate::econ::econ(&crate::econ::EconArgs {
             ps: f.ps,
             pw: f.pw,
@@ -346,6 +401,49 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
             write: f.write,
         }),
     }
+}
+
+/// `trustband node`: a multi-threaded tokio runtime (the libp2p task keeps running while the
+/// node senses), Ctrl-C and SIGTERM cancel the node's shutdown token.
+fn node_command(f: &NodeFlags) -> anyhow::Result<()> {
+    let (file, testbed) =
+        crate::node::runtime::load(&f.config, f.name.as_deref(), f.data_dir.as_deref())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let shutdown = crate::node::runtime::shutdown_on_signals();
+        let mut hooks = crate::node::runtime::NodeHooks {
+            print: !f.quiet,
+            ..Default::default()
+        };
+        // The local API, when the node file asks for one: it streams the node's events and
+        // answers `status` from the hooks.
+        let mut api_task = None;
+        if let Some(addr) = &file.api_addr {
+            let api = crate::api::start_for_node(
+                addr,
+                &file.name,
+                None,
+                shutdown.clone(),
+                crate::api::ServerConfig::default(),
+            )
+            .await?;
+            if !f.quiet {
+                eprintln!("local API on {}", api.local_addr);
+            }
+            hooks.events = Some(api.events);
+            hooks.status = Some(api.status);
+            api_task = Some(api.task);
+        }
+        let result = crate::node::runtime::run(&file, &testbed, hooks, shutdown.clone()).await;
+        shutdown.cancel();
+        if let Some(task) = api_task {
+            let _ = task.await;
+        }
+        result
+    })
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {

@@ -1,38 +1,41 @@
-//! `trustband run`: the testbed's main job.
+//! `trustband run`: the whole testbed in one process, deterministically.
 //!
-//! Until the chain and its contracts land, `run` is a cooperative-sensing demo in one process:
-//! several sensing nodes each read their own synthetic front end (the same primary users, seen
-//! through each node's own noise and path loss), run the energy detector once per round, and
-//! the round's per-channel decisions are fused by majority and scored against the scenario's
-//! ground truth.
+//! Every node of a testbed (the embedded default: six nodes sensing four channels of a
+//! synthetic UHF scene with primary users switching on and off) runs the real node code
+//! ([`crate::node::core::Node`]) on the simulated network and one virtual clock
+//! ([`crate::node::sim::Simulation`]): the highest-trust node opens a sensing task per channel
+//! and round, sensors sense their round's window and upload ring-signed reports, the chain fuses
+//! them, idle channels are auctioned and leased, returning primary users suspend leases, and
+//! every node mines under PoT with its own difficulty.
 //!
-//! Data flow: [`DemoConfig`] (embedded default or `--config` TOML) -> one
-//! [`radio::source::synthetic::SyntheticSource`] + [`radio::detector::EnergyDetector`] per node
-//! -> per round: decisions per node and channel -> majority -> [`Summary`] (JSON).
+//! Data flow: [`RunArgs`] -> [`crate::node::config::TestbedConfig`] (embedded default or
+//! `--config`) -> [`crate::node::sim::Simulation`] stepped until the last round is fused and
+//! settled on the first node's chain -> mining stops and the network settles -> the
+//! [`Summary`] (JSON, stdout or `--summary`), byte-identical for the same seed. A progress line
+//! per round goes to stderr (or to [`RunHooks::progress`]); every node's events go to
+//! [`RunHooks::events`] (the dashboard's hook).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context;
-use num_complex::Complex32;
-use radio::detector::{DetectorConfig, EnergyDetector, WindowReport};
-use radio::source::IqSource;
-use radio::source::synthetic::{ScenarioConfig, SyntheticSource};
-use serde::{Deserialize, Serialize};
 
 use crate::bad_input;
-
-/// The embedded default scenario (`testbed-configs/scenarios/default.toml`).
-pub const DEFAULT_SCENARIO: &str = include_str!("../testbed-configs/scenarios/default.toml");
+use crate::node::config::TestbedConfig;
+pub use crate::node::config::DEFAULT_TESTBED as DEFAULT_SCENARIO;
+use crate::node::sim::Simulation;
+pub use crate::node::sim::Summary;
+use crate::node::{EventSink, NodeEvent};
 
 /// Arguments of `trustband run`.
 #[derive(Debug, Clone)]
 pub struct RunArgs {
-    /// Scenario TOML; the embedded default when absent.
+    /// Testbed TOML; the embedded default when absent.
     pub config: Option<PathBuf>,
-    /// Rounds to run.
+    /// Rounds to run (per channel).
     pub rounds: u64,
-    /// Seed of the scenario's random streams (overrides the file's).
+    /// Seed of every random choice (scenario, network, mining).
     pub seed: u64,
     /// Never open the dashboard.
     pub headless: bool,
@@ -40,153 +43,102 @@ pub struct RunArgs {
     pub summary: Option<PathBuf>,
 }
 
-/// A demo scenario: the radio environment, the detector, the nodes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DemoConfig {
-    /// Scenario name shown in the summary.
-    pub name: String,
-    /// Sensing window per round, seconds.
-    #[serde(default = "default_round_s")]
-    pub round_s: f64,
-    /// Detector settings (`window_s` is replaced by `round_s`).
-    #[serde(default)]
-    pub detector: DetectorConfig,
-    /// Radio environment: rate, centre, primary users (their channels are the band plan).
-    pub environment: ScenarioConfig,
-    /// Sensing nodes.
-    #[serde(rename = "node")]
-    pub nodes: Vec<NodeConfig>,
-}
-
-fn default_round_s() -> f64 {
-    0.05
-}
-
-/// One sensing node.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NodeConfig {
-    /// Node name.
-    pub name: String,
-    /// Position in metres (sets each primary user's SNR at this node by path loss).
-    pub position_m: [f64; 2],
-}
-
-impl DemoConfig {
-    /// Parses a scenario; `origin` names it in errors.
-    ///
-    /// # Errors
-    /// TOML syntax or schema errors, with the file, line and key; an empty node list.
-    pub fn parse(text: &str, origin: &str) -> anyhow::Result<Self> {
-        let config: Self = toml::from_str(text).map_err(|err| {
-            let (line, col) = err
-                .span()
-                .map(|span| line_col(text, span.start))
-                .unwrap_or((0, 0));
-            bad_input(format!("{origin}:{line}:{col}: {}", err.message()))
-        })?;
-        if config.nodes.is_empty() {
-            return Err(bad_input(format!(
-                "{origin}: `node`: at least one node is needed"
-            )));
-        }
-        if !(config.round_s.is_finite() && config.round_s > 0.0) {
-            return Err(bad_input(format!(
-                "{origin}: `round_s`: {} is not a positive number of seconds",
-                config.round_s
-            )));
-        }
-        Ok(config)
-    }
-
-    /// Reads a scenario file.
-    ///
-    /// # Errors
-    /// As [`Self::parse`], plus an unreadable file.
-    pub fn load(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| bad_input(format!("{}: {e}", path.display())))?;
-        Self::parse(&text, &path.display().to_string())
-    }
-}
-
-/// 1-based line and column of a byte offset.
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = text.get(..offset).unwrap_or(text);
-    let line = before.matches('\n').count() + 1;
-    let col = before
-        .rfind('\n')
-        .map_or(before.len(), |nl| before.len() - nl - 1)
-        + 1;
-    (line, col)
-}
-
-/// Per-node figures in the summary.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct NodeSummary {
-    /// Node name.
-    pub name: String,
-    /// Roles the node plays.
-    pub roles: Vec<String>,
-    /// Fraction of its decisions that agreed with the fused decision.
-    pub agreement: f64,
-}
-
-/// Per-channel figures in the summary.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ChannelSummary {
-    /// Channel name.
-    pub name: String,
-    /// Rounds whose fused decision was busy.
-    pub busy_decisions: u64,
-    /// Rounds whose fused decision was idle.
-    pub idle_decisions: u64,
-    /// Fraction of rounds whose fused decision matched the ground truth.
-    pub accuracy: f64,
-}
-
-/// What `trustband run` prints at the end.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Summary {
-    /// Scenario name.
-    pub scenario: String,
-    /// Seed used.
-    pub seed: u64,
-    /// Rounds run.
+/// One round, as the progress callback sees it (fused on the first node's chain).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoundProgress {
+    /// Round number (0-based).
+    pub round: u64,
+    /// Rounds in the run.
     pub rounds: u64,
-    /// Per node.
-    pub nodes: Vec<NodeSummary>,
-    /// Per channel.
-    pub channels: Vec<ChannelSummary>,
-    /// Fused detection probability over all channels and rounds with the primary user on.
-    pub pd: f64,
-    /// Fused false-alarm probability over all channels and rounds with it off.
-    pub pf: f64,
+    /// Head height of the first node.
+    pub height: u64,
+    /// Virtual time, ms.
+    pub virtual_ms: u64,
+    /// Per channel: name, fused busy?, busy reports, reports.
+    pub channels: Vec<(String, bool, u64, u64)>,
 }
 
-struct Node {
-    name: String,
-    source: SyntheticSource,
-    detector: EnergyDetector,
-    agreed: u64,
-    decided: u64,
+impl RoundProgress {
+    /// The stderr line: `round   3/30: ch-a BUSY (5/5)  ch-b idle (0/4) ... height 17, 16.2 s`.
+    #[must_use]
+    pub fn line(&self) -> String {
+        let mut line = format!("round {:>4}/{}:", self.round + 1, self.rounds);
+        for (name, busy, b, n) in &self.channels {
+            line.push_str(&format!(
+                "  {name} {} ({b}/{n})",
+                if *busy { "BUSY" } else { "idle" }
+            ));
+        }
+        #[allow(clippy::cast_precision_loss)]
+        let secs = self.virtual_ms as f64 / 1000.0;
+        line.push_str(&format!("  height {}, {secs:.1} s", self.height));
+        line
+    }
 }
 
-/// Runs the demo and writes the summary.
+/// Where `run` reports while it runs (the dashboard's hook).
+#[derive(Default)]
+pub struct RunHooks {
+    /// Every node's events (each names its node).
+    pub events: Option<Box<dyn EventSink + Send>>,
+    /// Called once per round; `None`: a line on stderr.
+    pub progress: Option<Box<dyn FnMut(&RoundProgress) + Send>>,
+    /// Slow virtual time down to at most this many virtual seconds per wall second (for a
+    /// watcher); `None`: as fast as possible.
+    pub pace: Option<f64>,
+}
+
+impl std::fmt::Debug for RunHooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunHooks")
+            .field("events", &self.events.is_some())
+            .field("progress", &self.progress.is_some())
+            .field("pace", &self.pace)
+            .finish()
+    }
+}
+
+/// Runs `trustband run` and writes the summary.
 ///
 /// # Errors
-/// An invalid scenario (exit code 2) or an unwritable summary path.
+/// An invalid testbed (exit code 2), a run that does not finish, an unwritable summary.
 pub fn run(args: &RunArgs) -> anyhow::Result<()> {
-    let config = match &args.config {
-        Some(path) => DemoConfig::load(path)?,
-        None => DemoConfig::parse(DEFAULT_SCENARIO, "embedded default scenario")?,
-    };
-    if !args.headless {
-        tracing::info!("the dashboard is not built yet; running headless");
+    if !args.headless && crate::dashboard::terminal_available() {
+        // The dashboard takes the terminal: no progress lines; virtual time is paced so the
+        // run can be watched.
+        let work_args = args.clone();
+        let finished = crate::dashboard::with_dashboard(
+            move |events| {
+                run_with(
+                    &work_args,
+                    RunHooks {
+                        events: Some(Box::new(events)),
+                        progress: Some(Box::new(|_| {})),
+                        pace: Some(DASHBOARD_PACE),
+                    },
+                )
+            },
+            crate::dashboard::DashboardOptions::default(),
+        )?;
+        return match finished {
+            Some(summary) => write_summary(args, &summary?),
+            // The user quit before the run finished: no summary.
+            None => Ok(()),
+        };
     }
-    let summary = simulate(&config, args.rounds, args.seed, |line| eprintln!("{line}"))?;
-    let json = serde_json::to_string_pretty(&summary)?;
+    let summary = run_with(args, RunHooks::default())?;
+    write_summary(args, &summary)
+}
+
+/// Virtual seconds per wall second while the dashboard watches a run.
+pub const DASHBOARD_PACE: f64 = 5.0;
+
+/// Writes the summary JSON where `args` says.
+///
+/// # Errors
+/// An unwritable path or stdout.
+pub fn write_summary(args: &RunArgs, summary: &Summary) -> anyhow::Result<()> {
+    let json = serde_json::to_string_pretty(summary)?;
     match &args.summary {
         Some(path) => std::fs::write(path, json + "\n")
             .with_context(|| format!("writing the summary to {}", path.display()))?,
@@ -198,164 +150,189 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs `rounds` rounds of the scenario with `seed`, reporting a line per round to `progress`.
+/// Loads the testbed `args` names.
 ///
 /// # Errors
-/// An invalid scenario (rates, channels, detector settings).
-pub fn simulate(
-    config: &DemoConfig,
-    rounds: u64,
-    seed: u64,
-    mut progress: impl FnMut(&str),
-) -> anyhow::Result<Summary> {
-    let mut nodes = Vec::with_capacity(config.nodes.len());
-    for (i, node) in config.nodes.iter().enumerate() {
-        let env = ScenarioConfig {
-            seed,
-            noise_seed: Some(
-                seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)
-                    .wrapping_add(i as u64 + 1),
-            ),
-            node_position_m: Some(node.position_m),
-            ..config.environment.clone()
-        };
-        let source = SyntheticSource::new(env)
-            .with_context(|| format!("node `{}`: synthetic front end", node.name))?;
-        let detector = EnergyDetector::new(
-            DetectorConfig {
-                window_s: config.round_s,
-                ..config.detector.clone()
-            },
-            source.info().sample_rate_hz,
-            source.info().center_hz,
-            source.channels(),
-        )
-        .with_context(|| format!("node `{}`: detector", node.name))?;
-        nodes.push(Node {
-            name: node.name.clone(),
-            source,
-            detector,
-            agreed: 0,
-            decided: 0,
-        });
+/// An invalid file (exit code 2).
+pub fn load_testbed(args: &RunArgs) -> anyhow::Result<TestbedConfig> {
+    match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| bad_input(format!("{}: {e}", path.display())))?;
+            if crate::node::config::NodeFile::is_node_file(&text) {
+                return Err(bad_input(format!(
+                    "{}: this is a node file (it names a testbed); `run` takes the testbed itself",
+                    path.display()
+                )));
+            }
+            TestbedConfig::parse(&text, &path.display().to_string(), path.parent())
+        }
+        None => TestbedConfig::embedded_default(),
     }
-    let channels = nodes
-        .first()
-        .map(|n| n.source.channels())
-        .unwrap_or_default();
-    let mut per_channel: Vec<ChannelSummary> = channels
-        .iter()
-        .map(|c| ChannelSummary {
-            name: c.name.clone(),
-            busy_decisions: 0,
-            idle_decisions: 0,
-            accuracy: 0.0,
-        })
-        .collect();
-    let mut correct = vec![0u64; channels.len()];
-    let (mut detections, mut on_rounds, mut false_alarms, mut off_rounds) =
-        (0u64, 0u64, 0u64, 0u64);
-    let mut buf: Vec<Complex32> = Vec::new();
-    for round in 0..rounds {
-        let mut votes = vec![0usize; channels.len()];
-        let mut node_decisions: Vec<Vec<bool>> = Vec::with_capacity(nodes.len());
-        let mut truth: Vec<bool> = Vec::new();
-        for node in &mut nodes {
-            let report = sense_one_window(node, &mut buf)?;
-            let decisions: Vec<bool> = report.decisions.iter().map(|d| d.busy).collect();
-            for (vote, busy) in votes.iter_mut().zip(&decisions) {
-                *vote += usize::from(*busy);
-            }
-            if truth.is_empty() {
-                truth = node
-                    .source
-                    .window_occupancy(report.sample_start, report.sample_count)
-                    .iter()
-                    .map(|share| *share >= 0.5)
-                    .collect();
-            }
-            node_decisions.push(decisions);
-        }
-        let fused: Vec<bool> = votes.iter().map(|v| 2 * v > nodes.len()).collect();
-        for (node, decisions) in nodes.iter_mut().zip(&node_decisions) {
-            node.decided += decisions.len() as u64;
-            node.agreed += decisions.iter().zip(&fused).filter(|(a, b)| a == b).count() as u64;
-        }
-        let mut line = format!("round {:>4}/{rounds}:", round + 1);
-        for (c, (busy, on)) in fused.iter().zip(&truth).enumerate() {
-            if let Some(ch) = per_channel.get_mut(c) {
-                if *busy {
-                    ch.busy_decisions += 1;
-                } else {
-                    ch.idle_decisions += 1;
+}
+
+/// Records the first node's task openings and fusions, for progress lines, and forwards
+/// every event to the user's sink.
+struct Tee {
+    first: String,
+    inner: Option<Box<dyn EventSink + Send>>,
+    rounds_of_task: BTreeMap<u64, u64>,
+    fused: BTreeMap<u64, BTreeMap<String, (bool, u64, u64)>>,
+    height: u64,
+}
+
+impl EventSink for Tee {
+    fn emit(&mut self, event: NodeEvent) {
+        if let NodeEvent::Contract {
+            node,
+            kind,
+            channel,
+            detail,
+            height,
+            ..
+        } = &event
+            && *node == self.first
+        {
+            let field = |k: &str| detail.get(k).and_then(serde_json::Value::as_u64);
+            match kind.as_str() {
+                "task_opened" => {
+                    if let (Some(task), Some(round)) = (field("task"), field("round")) {
+                        self.rounds_of_task.insert(task, round);
+                    }
                 }
-                line.push_str(&format!(
-                    "  {} {} ({}/{}){}",
-                    ch.name,
-                    if *busy { "BUSY" } else { "idle" },
-                    votes.get(c).copied().unwrap_or(0),
-                    nodes.len(),
-                    if busy == on { "" } else { " ✗" }
-                ));
-            }
-            if busy == on
-                && let Some(n) = correct.get_mut(c)
-            {
-                *n += 1;
-            }
-            if *on {
-                on_rounds += 1;
-                detections += u64::from(*busy);
-            } else {
-                off_rounds += 1;
-                false_alarms += u64::from(*busy);
+                "fused" => {
+                    if let (Some(task), Some(ch)) = (field("task"), channel) {
+                        let busy = detail.get("busy").and_then(serde_json::Value::as_bool);
+                        if let (Some(&round), Some(busy)) = (self.rounds_of_task.get(&task), busy) {
+                            self.fused.entry(round).or_default().insert(
+                                ch.clone(),
+                                (busy, field("busy_reports").unwrap_or(0), field("reports").unwrap_or(0)),
+                            );
+                            self.height = *height;
+                        }
+                    }
+                }
+                _ => {}
             }
         }
-        progress(&line);
+        if let Some(inner) = self.inner.as_mut() {
+            inner.emit(event);
+        }
     }
-    for (ch, ok) in per_channel.iter_mut().zip(&correct) {
-        ch.accuracy = ratio(*ok, rounds);
-    }
-    Ok(Summary {
-        scenario: config.name.clone(),
-        seed,
-        rounds,
-        nodes: nodes
-            .iter()
-            .map(|n| NodeSummary {
-                name: n.name.clone(),
-                roles: vec!["sensor".to_owned()],
-                agreement: ratio(n.agreed, n.decided),
-            })
-            .collect(),
-        channels: per_channel,
-        pd: ratio(detections, on_rounds),
-        pf: ratio(false_alarms, off_rounds),
-    })
 }
 
-/// Reads the node's front end until its detector completes one window.
-fn sense_one_window(node: &mut Node, buf: &mut Vec<Complex32>) -> anyhow::Result<WindowReport> {
-    let want = node.detector.window_len();
-    let mut reports = Vec::with_capacity(1);
+/// Runs the simulation with `hooks` and returns its summary.
+///
+/// # Errors
+/// As [`run`], without writing.
+pub fn run_with(args: &RunArgs, mut hooks: RunHooks) -> anyhow::Result<Summary> {
+    let testbed = load_testbed(args)?;
+    if args.rounds == 0 {
+        return Err(bad_input("--rounds must be at least 1"));
+    }
+    let emit_psd = hooks.events.is_some();
+    let mut sim = Simulation::new(&testbed, args.seed, Some(args.rounds), emit_psd)?;
+    let channels = sim.channel_names().to_vec();
+    let first = testbed.nodes.first().map(|n| n.name.clone()).unwrap_or_default();
+    let mut tee = Tee {
+        first,
+        inner: hooks.events.take(),
+        rounds_of_task: BTreeMap::new(),
+        fused: BTreeMap::new(),
+        height: 0,
+    };
+    let interval = u64::from(testbed.chain.params.target_interval_ms.max(1));
+    let blocks_per_round = testbed.chain.params.contracts.csc.deadline.saturating_add(1);
+    // Generous: ten times the nominal duration, plus a minute.
+    let limit_ms = args
+        .rounds
+        .saturating_mul(blocks_per_round)
+        .saturating_mul(interval)
+        .saturating_mul(10)
+        .saturating_add(60_000);
+    let started = std::time::Instant::now();
+    let mut printed: BTreeSet<u64> = BTreeSet::new();
+    let mut next_round = 0u64;
+    let mut progress = hooks.progress.take();
+    let mut report = |p: &RoundProgress| match progress.as_mut() {
+        Some(f) => f(p),
+        None => eprintln!("{}", p.line()),
+    };
+    let mut done_checked = None;
     loop {
-        let Some(meta) = node.source.read_block(want, buf)? else {
-            return Err(bad_input(format!(
-                "node `{}`: the scenario's duration ran out",
-                node.name
-            )));
-        };
-        node.detector.process(&meta, buf, &mut reports)?;
-        if let Some(report) = reports.pop() {
-            return Ok(report);
+        if !sim.step(&mut tee)? {
+            return Err(anyhow::anyhow!("the simulation stalled at {} ms", sim.now_ms()));
+        }
+        while next_round < args.rounds
+            && tee
+                .fused
+                .get(&next_round)
+                .is_some_and(|m| m.len() >= channels.len())
+        {
+            if printed.insert(next_round) {
+                let m = tee.fused.get(&next_round).cloned().unwrap_or_default();
+                report(&RoundProgress {
+                    round: next_round,
+                    rounds: args.rounds,
+                    height: tee.height,
+                    virtual_ms: sim.now_ms(),
+                    channels: channels
+                        .iter()
+                        .map(|c| {
+                            let (busy, b, n) = m.get(c).copied().unwrap_or((true, 0, 0));
+                            (c.clone(), busy, b, n)
+                        })
+                        .collect(),
+                });
+            }
+            next_round += 1;
+        }
+        if let Some(pace) = hooks.pace
+            && pace > 0.0
+        {
+            #[allow(clippy::cast_precision_loss)]
+            let ahead = sim.now_ms() as f64 / 1000.0 / pace - started.elapsed().as_secs_f64();
+            if ahead > 0.0 {
+                std::thread::sleep(std::time::Duration::from_secs_f64(ahead.min(1.0)));
+            }
+        }
+        let head = sim.nodes().first().map(|n| n.ledger().head());
+        if head != done_checked {
+            done_checked = head;
+            if sim.rounds_done(0) {
+                break;
+            }
+        }
+        if sim.now_ms() > limit_ms {
+            return Err(anyhow::anyhow!(
+                "the run did not finish {} rounds within {} s of virtual time",
+                args.rounds,
+                limit_ms / 1000
+            ));
         }
     }
-}
-
-fn ratio(num: u64, den: u64) -> f64 {
-    if den == 0 {
-        0.0
-    } else {
-        num as f64 / den as f64
+    // Rounds whose line was skipped by a reorg are reported now, in order.
+    for round in next_round..args.rounds {
+        if printed.insert(round) {
+            report(&RoundProgress {
+                round,
+                rounds: args.rounds,
+                height: tee.height,
+                virtual_ms: sim.now_ms(),
+                channels: Vec::new(),
+            });
+        }
     }
+    // Stop mining and let gossip and head polls bring every node to one head.
+    sim.set_mining(false);
+    let stop = sim.now_ms();
+    let settle_ms = testbed.chain.sync_interval_ms.saturating_mul(3).max(3_000);
+    sim.run_until(stop.saturating_add(settle_ms), &mut tee)?;
+    let mut extra = 0;
+    while !sim.converged() && extra < 20 {
+        let t = sim.now_ms().saturating_add(testbed.chain.sync_interval_ms.max(500));
+        sim.run_until(t, &mut tee)?;
+        extra += 1;
+    }
+    sim.summary(0)
 }

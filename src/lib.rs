@@ -4,17 +4,22 @@
 //!
 //! ```text
 //! radio (IQ sources, energy detector) ──> sense / plot / record / bench commands
-//!            └──> demo `run`: synthetic scenario -> per-node decisions -> fused decision
+//! radio + fusion + chain ──> node (sans-I/O: sensing, wallet, chain, roles)
+//!            ├──> `run` (demo.rs): every node of a testbed on a simulated network, virtual time
+//!            └──> `node`: one lab node over libp2p, redb storage, wall clock
 //! ```
 //!
 //! Binaries stay thin: `src/main.rs` only calls [`cli::main`]. Each subcommand lives in its own
 //! module with a plain argument struct, so tests call the same code the CLI does.
 
+pub mod api;
 pub mod bench;
 pub mod chain_cmd;
 pub mod cli;
+pub mod dashboard;
 pub mod demo;
 pub mod econ;
+pub mod node;
 pub mod plot;
 pub mod record;
 pub mod sense;

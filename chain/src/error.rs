@@ -235,9 +235,9 @@ pub enum Error {
         what: &'static str,
     },
 
-    /// A contract call reached a chain without contracts (they arrive in the next issue).
-    #[error("contract calls are not supported yet (contract {contract})")]
-    ContractCallUnsupported {
+    /// No contract instance has this id (never created, already removed, or not a contract).
+    #[error("no contract instance {contract}")]
+    UnknownContract {
         /// Called contract id.
         contract: crate::digest::Hash256,
     },
@@ -403,5 +403,265 @@ pub enum Error {
         value: String,
         /// The accepted range.
         expected: &'static str,
+    },
+
+    // ---- contracts (crate::contracts) ----
+    /// Only the task issuer (highest trust in the parent state; smallest address on a tie)
+    /// may open sensing tasks.
+    #[error("only the task issuer {expected} may open tasks, not {got}")]
+    NotTaskIssuer {
+        /// The task issuer.
+        expected: crate::crypto::Address,
+        /// The caller.
+        got: crate::crypto::Address,
+    },
+
+    /// A channel index outside the band plan.
+    #[error("unknown channel {channel} (the band plan has {channels})")]
+    UnknownChannel {
+        /// Index asked for.
+        channel: u32,
+        /// Channels in the band plan.
+        channels: u32,
+    },
+
+    /// The channel already has a task that has not been fused yet (one task per channel per
+    /// round).
+    #[error("channel {channel} already has task {task} open")]
+    TaskAlreadyOpen {
+        /// Channel.
+        channel: u32,
+        /// Its open task.
+        task: u64,
+    },
+
+    /// A contract call arrived before its window opened.
+    #[error("{call} for {task} at height {height}: window opens at {opens}")]
+    OutOfPhase {
+        /// The call (`register`, `upload`, `reveal`, `commit`, `reveal_bids`, `heartbeat`).
+        call: &'static str,
+        /// Task, auction or channel the call addressed.
+        task: u64,
+        /// Height of the block carrying the call.
+        height: u64,
+        /// First height of the call's window.
+        opens: u64,
+    },
+
+    /// A contract call arrived after its window closed.
+    #[error("{call} for {task} at height {height}: too late, the window closed at {deadline}")]
+    Late {
+        /// The call.
+        call: &'static str,
+        /// Task or auction the call addressed.
+        task: u64,
+        /// Height of the block carrying the call.
+        height: u64,
+        /// Last height of the call's window.
+        deadline: u64,
+    },
+
+    /// The account already registered for this task.
+    #[error("{account} already registered for task {task}")]
+    AlreadyRegistered {
+        /// Task.
+        task: u64,
+        /// Account.
+        account: crate::crypto::Address,
+    },
+
+    /// The account has not registered for this task.
+    #[error("{account} is not registered for task {task}")]
+    NotRegistered {
+        /// Task.
+        task: u64,
+        /// Account.
+        account: crate::crypto::Address,
+    },
+
+    /// A buy-in was refused.
+    #[error("buy-in of {account} for task {task} refused: {reason}")]
+    BuyInRefused {
+        /// Task.
+        task: u64,
+        /// Account.
+        account: crate::crypto::Address,
+        /// `"already bought in"`, `"trust already meets the threshold"` or `"the selection
+        /// scheme takes no buy-ins"`.
+        reason: &'static str,
+    },
+
+    /// A contract instance is full (registrations, bidders, commits per bidder).
+    #[error("{what} of {task}: limit of {limit} reached")]
+    CapacityReached {
+        /// What is full (`"registrations"`, `"bidders"`, `"commits per bidder"`).
+        what: &'static str,
+        /// Task or auction.
+        task: u64,
+        /// The limit.
+        limit: u64,
+    },
+
+    /// An anonymous upload was signed over a ring other than the task's selected sensors.
+    #[error("upload for task {task}: ring is not the task's ring of selected sensors")]
+    RingMismatch {
+        /// Task.
+        task: u64,
+    },
+
+    /// An anonymous upload's event round is not the task's round.
+    #[error("upload for task {task}: round {got}, the task's round is {expected}")]
+    RoundMismatch {
+        /// Task.
+        task: u64,
+        /// The task's round.
+        expected: u64,
+        /// The upload's round.
+        got: u64,
+    },
+
+    /// A second report from the same signer (same key image) for one task.
+    #[error("task {task} already has a report with key image {key_image}")]
+    DuplicateReport {
+        /// Task.
+        task: u64,
+        /// The repeated key image (boxed: a decoded point is large).
+        key_image: Box<crate::crypto::KeyImage>,
+    },
+
+    /// A reveal from an account that was not selected for the task.
+    #[error("{account} was not selected for task {task}")]
+    NotSelected {
+        /// Task.
+        task: u64,
+        /// Account.
+        account: crate::crypto::Address,
+    },
+
+    /// The account already revealed (its identity, or this bid).
+    #[error("{account} already revealed for {task}")]
+    AlreadyRevealed {
+        /// Task or auction.
+        task: u64,
+        /// Account.
+        account: crate::crypto::Address,
+    },
+
+    /// A deposit below the contract's minimum.
+    #[error("deposit {got} for {task} is below the minimum {minimum}")]
+    DepositTooSmall {
+        /// Auction.
+        task: u64,
+        /// Minimum deposit.
+        minimum: u128,
+        /// Deposit offered.
+        got: u128,
+    },
+
+    /// The auction already holds this blinded bid (it binds no bidder, so a copy is refused).
+    #[error("auction {task} already holds blinded bid {blinded}")]
+    DuplicateCommit {
+        /// Auction.
+        task: u64,
+        /// The repeated blinded bid.
+        blinded: crate::crypto::BlindedBid,
+    },
+
+    /// Contract call data or content is malformed or addressed to the wrong contract.
+    #[error("invalid contract call, {field}: {reason}")]
+    InvalidCall {
+        /// The offending part (`"call"`, `"report.energy_mdb"`, `"openings"`, ...).
+        field: &'static str,
+        /// Why.
+        reason: &'static str,
+    },
+
+    /// A lease call from an account that does not hold the channel's lease.
+    #[error("channel {channel}: {got} does not hold the lease (holder {holder:?})")]
+    NotLeaseHolder {
+        /// Channel.
+        channel: u32,
+        /// Current holder, if any.
+        holder: Option<crate::crypto::Address>,
+        /// Caller.
+        got: crate::crypto::Address,
+    },
+
+    /// A lease call the lease's state does not allow.
+    #[error("channel {channel}: lease is {state}")]
+    LeaseInactive {
+        /// Channel.
+        channel: u32,
+        /// Its state (`"suspended"`).
+        state: &'static str,
+    },
+
+    /// Fusion failed on a task's reports (not expected: reports are checked on upload).
+    #[error("fusion of task {task}: {source}")]
+    FusionFailed {
+        /// Task.
+        task: u64,
+        /// fusion's reason.
+        #[source]
+        source: fusion::Error,
+    },
+
+    // ---- network (crate::net) ----
+    /// A network envelope carried a protocol version this node does not speak.
+    #[error("{field}: unsupported network protocol version {got}, this node speaks {supported}")]
+    UnsupportedVersion {
+        /// What was being decoded (`"net.message"`, `"net.request"`, `"net.response"`).
+        field: &'static str,
+        /// Version byte received.
+        got: u8,
+        /// Version this node speaks.
+        supported: u8,
+    },
+
+    /// A gossip message arrived on a topic that does not carry its kind.
+    #[error("a {kind} message arrived on topic {topic}")]
+    WrongTopic {
+        /// Topic the message arrived on.
+        topic: &'static str,
+        /// Kind of message it decoded to.
+        kind: &'static str,
+    },
+
+    /// A network queue is full; the command was not queued (back-pressure, try again later).
+    #[error("network queue `{queue}` is full")]
+    NetworkBusy {
+        /// Which queue (`"commands"`, `"events"`).
+        queue: &'static str,
+    },
+
+    /// The networking task has stopped (shut down or failed); its handle is no longer usable.
+    #[error("network stopped: {reason}")]
+    NetworkStopped {
+        /// Why (`"shut down"`, `"task ended"`).
+        reason: &'static str,
+    },
+
+    /// A transport operation failed (listen, dial, building the swarm, publishing).
+    #[error("network: {op} failed: {reason}")]
+    Transport {
+        /// Operation (`"listen"`, `"dial"`, `"build swarm"`, `"publish"`).
+        op: &'static str,
+        /// The transport's message.
+        reason: String,
+    },
+
+    /// A peer named no node of the network (a simulated node index out of range).
+    #[error("unknown peer {peer}")]
+    UnknownPeer {
+        /// The peer, rendered.
+        peer: String,
+    },
+
+    /// A reply handle named no pending inbound request (already answered, or its requester is
+    /// gone).
+    #[error("no pending request for reply handle {handle}")]
+    UnknownReply {
+        /// The handle's number.
+        handle: u64,
     },
 }

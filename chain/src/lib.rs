@@ -16,8 +16,12 @@
 //!   order, reorgs, Trust-Based Compression pruning).
 //! - storage: [`store`] (redb, every acknowledged block durable, re-validation on open).
 //! - [`mod@bench`]: throughput figures for `trustband chain bench`.
-//! - contracts (next issue) plug into [`tx::TxPayload::Contract`] and the state's contract
-//!   slots; networking follows.
+//! - [`contracts`]: the cooperative sensing contract, the spectrum auction and leases, run by
+//!   `apply_block` on [`tx::TxPayload::Contract`] calls, anonymous [`tx::TxPayload::Upload`]
+//!   reports and an end-of-block hook; their state lives in the state's contract slots and
+//!   their typed events in the block's [`Receipt`].
+//! - [`net`]: the transport-agnostic network interface (gossip of transactions and blocks,
+//!   block and checkpoint sync requests), a deterministic simulated network and libp2p.
 //!
 //! Consensus modules deny `clippy::float_arithmetic`: nodes on x86 and ARM agree bit for bit.
 //!
@@ -26,6 +30,7 @@
 pub mod bench;
 pub mod block;
 pub mod codec;
+pub mod contracts;
 pub mod crypto;
 pub mod devnet;
 pub mod digest;
@@ -34,6 +39,7 @@ pub mod error;
 pub mod forkchoice;
 pub mod merkle;
 pub mod miner;
+pub mod net;
 pub mod params;
 pub mod pot;
 pub mod state;

@@ -13,6 +13,7 @@ use fusion::Fx;
 use serde::{Deserialize, Serialize};
 
 use crate::codec::{Decode, Encode, MAX_BLOCK_TXS, Put, Reader};
+use crate::contracts::ContractParams;
 use crate::crypto::{Address, Domain, hash};
 use crate::digest::Hash256;
 use crate::error::Error;
@@ -43,6 +44,8 @@ pub struct ChainParams {
     /// Node policy, not part of `apply_block`: a block stamped more than this far after the
     /// node's clock is refused on arrival (and may be offered again later).
     pub max_future_drift_ms: u64,
+    /// The contracts' parameters: MNO, band plan, trust model, CSC, SAC, leases.
+    pub contracts: ContractParams,
 }
 
 impl Default for ChainParams {
@@ -56,6 +59,7 @@ impl Default for ChainParams {
             max_block_txs: 10_000,
             new_account_trust: Fx::ZERO,
             max_future_drift_ms: 15_000,
+            contracts: ContractParams::default(),
         }
     }
 }
@@ -65,7 +69,8 @@ impl ChainParams {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidConfig`] naming the first bad field.
+    /// [`Error::InvalidConfig`] naming the first bad field (including the contracts'
+    /// parameters, [`ContractParams::validate`]).
     pub fn validate(&self) -> Result<(), Error> {
         let bad = |field, reason: &str| {
             Err(Error::InvalidConfig {
@@ -88,7 +93,7 @@ impl ChainParams {
         if !self.new_account_trust.is_unit() {
             return bad("new_account_trust", "must be in [0, 1]");
         }
-        Ok(())
+        self.contracts.validate()
     }
 
     /// Whether the block at `height` must be a checkpoint.
@@ -110,6 +115,7 @@ impl Encode for ChainParams {
         out.put_u32(self.max_block_txs);
         out.put_i64(self.new_account_trust.raw());
         out.put_u64(self.max_future_drift_ms);
+        self.contracts.encode_to(out);
     }
 }
 
@@ -126,6 +132,7 @@ impl Decode for ChainParams {
             max_block_txs: r.u32("params.max_block_txs")?,
             new_account_trust: r.fx("params.new_account_trust")?,
             max_future_drift_ms: r.u64("params.max_future_drift_ms")?,
+            contracts: ContractParams::decode_from(r)?,
         };
         params.validate()?;
         Ok(params)

@@ -179,6 +179,11 @@ impl State {
         self.accounts.get_mut(address)
     }
 
+    /// Mutable access to every account (trust updates when a sensing task settles).
+    pub(crate) fn accounts_mut(&mut self) -> impl Iterator<Item = (&Address, &mut Account)> {
+        self.accounts.iter_mut()
+    }
+
     /// Inserts or replaces an account.
     pub fn set_account(&mut self, address: Address, account: Account) {
         self.accounts.insert(address, account);
@@ -226,7 +231,7 @@ impl State {
             .unwrap_or(Fx::ZERO)
     }
 
-    /// The stored state of a contract instance (the slot the contracts of the next issue use).
+    /// The stored state of a contract instance (see [`crate::contracts`]).
     #[must_use]
     pub fn contract_state(&self, id: &ContractId) -> Option<&[u8]> {
         self.contracts.get(id).map(Vec::as_slice)

@@ -11,15 +11,25 @@
 //!    `D_base` from the retarget rule, `miner_trust` = the miner's trust in the parent state;
 //! 2. proof of trust (`hash <= target(D_base, T)`) and the miner's signature;
 //! 3. body: a checkpoint where the height demands one (miner of highest trust, body state equal
-//!    to the parent state), otherwise transactions (count limit, Merkle root, signatures in
-//!    parallel, then [`apply_tx`] in order);
-//! 4. block reward plus fees to the miner, counters updated, state root compared.
+//!    to the parent state), otherwise transactions (count limit, Merkle root, signatures, ring
+//!    signatures of anonymous uploads included, in parallel, then [`execute_tx`] in order);
+//! 4. the contracts' end-of-block hook ([`crate::contracts::end_of_block`]: height-triggered
+//!    phase changes, sensing rewards), on checkpoint blocks too;
+//! 5. block reward plus fees to the miner, counters updated, state root compared.
+//!
+//! Failed transactions: a transaction whose envelope fails (signature, unknown sender, nonce,
+//! fee or amount above the balance) or an anonymous upload the task refuses is *invalid*: the
+//! block carrying it is invalid. A contract call whose envelope is sound but which the contract
+//! rejects is *included as failed*: its fee is paid and its nonce advances, nothing else
+//! changes, and the [`Receipt`] lists its typed error (SPEC 6).
 //!
 //! Miners use [`build_block`] to assemble a valid body and header template from candidate
 //! transactions.
 #![deny(clippy::float_arithmetic)]
 
 use crate::block::{Block, Body, Header, tx_root};
+use crate::contracts::events::{ContractEvent, EventOrigin, EventRecord};
+use crate::contracts::{self, ExecCtx, HookCtx};
 use crate::crypto::{Address, PublicKey};
 use crate::digest::Hash256;
 use crate::error::Error;
@@ -83,6 +93,23 @@ pub struct Receipt {
     pub retargeted: bool,
     /// Whether this block is a checkpoint.
     pub checkpoint: bool,
+    /// Contract calls included as failed (fee and nonce charged, nothing else), by body index.
+    pub failed: Vec<(usize, Error)>,
+    /// Contract events in execution order (transactions, then the end-of-block hook).
+    pub events: Vec<EventRecord>,
+    /// Sharecoin minted as sensing rewards (on top of `reward`).
+    pub sensing_reward: u128,
+}
+
+/// What one transaction did ([`execute_tx`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TxOutcome {
+    /// Paid to the block's miner.
+    pub fee: u128,
+    /// `Err` for a contract call included as failed (only its fee and nonce were charged).
+    pub result: Result<(), Error>,
+    /// The contract's events (empty if it failed).
+    pub events: Vec<ContractEvent>,
 }
 
 /// Applies `block` to `parent`, returning the post-state and a receipt. `parent` is unchanged.
@@ -93,7 +120,9 @@ pub struct Receipt {
 /// miner_trust), [`Error::BadTimestamp`], [`Error::InsufficientWork`], [`Error::BadSignature`]
 /// (block), [`Error::WrongBlockKind`], [`Error::CheckpointMinerNotTrusted`],
 /// [`Error::LimitExceeded`], [`Error::RootMismatch`] (tx_root, checkpoint_body, state_root),
-/// [`Error::TxRejected`] wrapping a transaction's error, [`Error::Overflow`].
+/// [`Error::TxRejected`] wrapping an invalid transaction's error (not a contract call included
+/// as failed: those are listed in the receipt), [`Error::Overflow`], the end-of-block hook's
+/// errors.
 pub fn apply_block(
     parent: &State,
     block: &Block,
@@ -117,6 +146,8 @@ pub fn apply_block(
     let checkpoint = params.is_checkpoint_height(header.height);
     let mut state = parent.clone();
     let mut fees: u128 = 0;
+    let mut failed = Vec::new();
+    let mut events = Vec::new();
     let tx_count;
     match (&block.body, checkpoint) {
         (Body::Checkpoint(body_state), true) => {
@@ -153,16 +184,27 @@ pub fn apply_block(
             if let Verification::Full { threads } = ctx.verification {
                 verify_tx_signatures(txs, threads)?;
             }
+            let exec = ExecCtx {
+                params,
+                height: header.height,
+                issuer: contracts::task_issuer(parent),
+            };
             for (index, tx) in txs.iter().enumerate() {
-                let fee =
-                    apply_tx_unchecked(&mut state, tx, params).map_err(|e| Error::TxRejected {
-                        index,
-                        tx_id: tx.id(),
-                        source: Box::new(e),
-                    })?;
+                let outcome = execute_tx(&mut state, tx, &exec).map_err(|e| Error::TxRejected {
+                    index,
+                    tx_id: tx.id(),
+                    source: Box::new(e),
+                })?;
                 fees = fees
-                    .checked_add(fee)
+                    .checked_add(outcome.fee)
                     .ok_or(Error::Overflow { what: "block fees" })?;
+                match outcome.result {
+                    Ok(()) => events.extend(contracts::records(
+                        EventOrigin::Tx { index },
+                        outcome.events,
+                    )),
+                    Err(e) => failed.push((index, e)),
+                }
             }
             tx_count = txs.len();
         }
@@ -180,6 +222,15 @@ pub fn apply_block(
         }
     }
 
+    let hook = contracts::end_of_block(
+        &mut state,
+        &HookCtx {
+            params,
+            height: header.height,
+            prev_hash: header.prev_hash,
+        },
+    )?;
+    events.extend(contracts::records(EventOrigin::EndOfBlock, hook.events));
     finish(&mut state, parent, header, fees, retargeted, params)?;
     let state_root = state.root();
     check_root("state_root", header.state_root, state_root)?;
@@ -195,6 +246,9 @@ pub fn apply_block(
             state_root,
             retargeted,
             checkpoint,
+            failed,
+            events,
+            sensing_reward: hook.minted,
         },
     ))
 }
@@ -291,7 +345,7 @@ fn finish(
 }
 
 /// Adds `amount` to `address`, creating the account (trust `params.new_account_trust`).
-fn credit(
+pub(crate) fn credit(
     state: &mut State,
     address: Address,
     amount: u128,
@@ -312,26 +366,46 @@ fn credit(
     }
 }
 
-/// Checks `tx`'s signature and applies it to `state`; returns the fee it pays the miner. On
-/// error `state` is unchanged.
+/// Checks `tx`'s signature and applies it to `state`; returns the fee it pays the miner. A
+/// contract call the contract rejects is still applied (fee and nonce charged, nothing else:
+/// see the module docs) and returns its fee; [`execute_tx`] tells success from failure. The
+/// call context is taken from `state` (height = its height + 1, task issuer = its highest
+/// trust). On error `state` is unchanged.
 ///
 /// # Errors
 ///
-/// [`Error::BadSignature`]; [`Error::UnknownAccount`] (sender has no account);
-/// [`Error::NonceMismatch`] (replay or gap); [`Error::InsufficientFunds`];
-/// [`Error::Overflow`]; [`Error::ContractCallUnsupported`].
+/// [`Error::BadSignature`] (or a ring signature error for an upload);
+/// [`Error::UnknownAccount`] (sender has no account); [`Error::NonceMismatch`] (replay or
+/// gap); [`Error::InsufficientFunds`] (amount plus fee, or a call's fee); [`Error::Overflow`];
+/// an anonymous upload's rejection by its task.
 pub fn apply_tx(state: &mut State, tx: &SignedTx, params: &ChainParams) -> Result<u128, Error> {
     tx.verify_signature()?;
-    apply_tx_unchecked(state, tx, params)
+    let ctx = ExecCtx {
+        params,
+        height: state.meta.height.saturating_add(1),
+        issuer: contracts::task_issuer(state),
+    };
+    execute_tx(state, tx, &ctx).map(|outcome| outcome.fee)
 }
 
-/// [`apply_tx`] without the signature check (the block's signatures were checked in parallel).
-/// All checks happen before any write, so an error leaves `state` unchanged.
-fn apply_tx_unchecked(
-    state: &mut State,
-    tx: &SignedTx,
-    params: &ChainParams,
-) -> Result<u128, Error> {
+/// Applies `tx` to `state` without checking its signature (a block's signatures are checked
+/// in parallel first). All checks happen before any write, so an error leaves `state`
+/// unchanged; a contract call the contract rejects returns `Ok` with `result` set to the
+/// rejection, having charged only its fee and nonce.
+///
+/// # Errors
+///
+/// As [`apply_tx`], except signature errors.
+pub fn execute_tx(state: &mut State, tx: &SignedTx, ctx: &ExecCtx<'_>) -> Result<TxOutcome, Error> {
+    let params = ctx.params;
+    if let TxPayload::Upload(upload) = &tx.tx.payload {
+        let events = contracts::execute_upload(state, upload, ctx)?;
+        return Ok(TxOutcome {
+            fee: 0,
+            result: Ok(()),
+            events,
+        });
+    }
     let sender_address = tx.sender_address();
     let sender = state
         .account(&sender_address)
@@ -377,10 +451,40 @@ fn apply_tx_unchecked(
                 account.nonce = next_nonce;
             }
             credit(state, transfer.to, transfer.amount, params)?;
-            Ok(fee)
+            Ok(TxOutcome {
+                fee,
+                result: Ok(()),
+                events: Vec::new(),
+            })
         }
-        TxPayload::Contract(call) => Err(Error::ContractCallUnsupported {
-            contract: call.contract,
+        TxPayload::Contract(call) => {
+            if sender.balance < fee {
+                return Err(Error::InsufficientFunds {
+                    account: sender_address,
+                    needed: fee,
+                    available: sender.balance,
+                });
+            }
+            let sender_after = sender.balance - fee;
+            if let Some(account) = state.account_mut(&sender_address) {
+                account.balance = sender_after;
+                account.nonce = next_nonce;
+            }
+            // The contract leaves the state unchanged when it rejects the call.
+            let (result, events) = match contracts::execute_call(state, &tx.tx.sender, call, ctx) {
+                Ok(events) => (Ok(()), events),
+                Err(e) => (Err(e), Vec::new()),
+            };
+            Ok(TxOutcome {
+                fee,
+                result,
+                events,
+            })
+        }
+        // Handled above; kept for exhaustiveness.
+        TxPayload::Upload(_) => Err(Error::InvalidCall {
+            field: "tx.payload",
+            reason: "anonymous upload in an account envelope",
         }),
     }
 }
@@ -461,17 +565,26 @@ pub struct BlockTemplate {
     pub rejected: Vec<(Hash256, Error)>,
     /// How many candidates were included.
     pub included: usize,
+    /// Included contract calls that failed (fee and nonce charged), by body index.
+    pub failed: Vec<(usize, Error)>,
+    /// Contract events the block produces (as its [`Receipt`] will list them).
+    pub events: Vec<EventRecord>,
+    /// Sharecoin the block mints as sensing rewards.
+    pub sensing_reward: u128,
 }
 
 /// Assembles the child of `parent` mined by `miner` at `timestamp_ms`, including as many
-/// `candidates` (in order) as apply cleanly, up to the block limit. At a checkpoint height the
-/// body is the parent state and no transaction is included.
+/// `candidates` (in order) as are valid, up to the block limit: contract calls the contract
+/// rejects are included as failed (they pay their fee), invalid transactions are left out
+/// (listed in `rejected`). At a checkpoint height the body is the parent state and no
+/// transaction is included. The contracts' end-of-block hook runs either way.
 ///
 /// # Errors
 ///
 /// [`Error::BadTimestamp`] if `timestamp_ms` is not after the parent's;
 /// [`Error::CheckpointMinerNotTrusted`] at a checkpoint height if `miner` lacks the highest
-/// trust; [`Error::Overflow`] on reward overflow.
+/// trust; [`Error::Overflow`] on reward overflow; the end-of-block hook's errors (a corrupt
+/// contract instance).
 pub fn build_block(
     parent: &State,
     parent_hash: Hash256,
@@ -496,6 +609,8 @@ pub fn build_block(
     let mut rejected = Vec::new();
     let mut fees: u128 = 0;
     let mut included = Vec::new();
+    let mut failed = Vec::new();
+    let mut events = Vec::new();
     let body = if params.is_checkpoint_height(height) {
         let highest = parent.highest_trust();
         if miner_trust != highest {
@@ -508,18 +623,33 @@ pub fn build_block(
         Body::Checkpoint(Box::new(parent.clone()))
     } else {
         let limit = usize::try_from(params.max_block_txs).unwrap_or(usize::MAX);
+        let exec = ExecCtx {
+            params,
+            height,
+            issuer: contracts::task_issuer(parent),
+        };
         for tx in candidates {
             if included.len() >= limit {
                 break;
             }
             let result = match verification {
-                Verification::Full { .. } => apply_tx(&mut state, tx, params),
-                Verification::Trusted => apply_tx_unchecked(&mut state, tx, params),
+                Verification::Full { .. } => tx
+                    .verify_signature()
+                    .and_then(|()| execute_tx(&mut state, tx, &exec)),
+                Verification::Trusted => execute_tx(&mut state, tx, &exec),
             };
             match result {
-                Ok(fee) => match fees.checked_add(fee) {
+                Ok(outcome) => match fees.checked_add(outcome.fee) {
                     Some(total) => {
                         fees = total;
+                        let index = included.len();
+                        match outcome.result {
+                            Ok(()) => events.extend(contracts::records(
+                                EventOrigin::Tx { index },
+                                outcome.events,
+                            )),
+                            Err(e) => failed.push((index, e)),
+                        }
                         included.push(tx.clone());
                     }
                     None => return Err(Error::Overflow { what: "block fees" }),
@@ -540,6 +670,15 @@ pub fn build_block(
         base_difficulty,
         nonce: 0,
     };
+    let hook = contracts::end_of_block(
+        &mut state,
+        &HookCtx {
+            params,
+            height,
+            prev_hash: parent_hash,
+        },
+    )?;
+    events.extend(contracts::records(EventOrigin::EndOfBlock, hook.events));
     finish(&mut state, parent, &header, fees, retargeted, params)?;
     header.state_root = state.root();
     let count = body.transactions().len();
@@ -549,5 +688,8 @@ pub fn build_block(
         post_state: state,
         rejected,
         included: count,
+        failed,
+        events,
+        sensing_reward: hook.minted,
     })
 }

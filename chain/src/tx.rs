@@ -6,9 +6,23 @@
 //! ([`SignedTx::verify_signature`], in parallel across a block) and applies the payload in
 //! [`crate::transition`].
 //!
-//! The payload is an enum open for contract calls: [`TxPayload::Contract`] carries an opaque
-//! call to a contract instance; this issue's chain rejects it with
-//! [`Error::ContractCallUnsupported`] (the contracts arrive with the next issue).
+//! The payload is an enum: [`TxPayload::Transfer`], [`TxPayload::Contract`] (a call to a
+//! contract instance, see [`crate::contracts::Call`]) and [`TxPayload::Upload`], the
+//! anonymous sensing report.
+//!
+//! # Anonymous uploads
+//!
+//! A report upload must not name its sender, so it is not signed by an account: it is
+//! authorised by the LSAG ring signature over the report (see
+//! [`crate::contracts::csc::AnonymousUpload`]). It keeps the common envelope so blocks, stores
+//! and relays handle one transaction type, but the envelope is fixed: sender
+//! [`anonymous_sender`] (the point `hash_to_curve(trustband/v1/anonymous-sender)`, whose
+//! discrete logarithm nobody knows, so no account can use it), nonce 0, fee 0 and the constant
+//! signature `r = s = 1` ([`ANONYMOUS_SIGNATURE_BYTES`]). Decoding refuses any other envelope
+//! for an upload and any other payload from the anonymous sender, so each upload has one
+//! encoding. [`SignedTx::verify_signature`] checks the ring signature instead of ECDSA.
+//! Relays and mempools must key uploads by transaction id or key image, never by
+//! (sender, nonce): every upload shares that pair.
 //!
 //! # Encoding
 //!
@@ -16,6 +30,7 @@
 //! UnsignedTx = sender (33, compressed key) || nonce u64 || fee u128 || tag u8 || payload
 //!   tag 0 Transfer = to (20) || amount u128
 //!   tag 1 Contract = contract id (32) || u32 len || call data (<= 64 KiB)
+//!   tag 2 Upload   = AnonymousUpload (see crate::contracts::csc), fixed envelope
 //! SignedTx   = UnsignedTx || signature (64, r || s, low-S)
 //! tx id      = hash(trustband/v1/tx, [UnsignedTx bytes, signature])
 //! ```
@@ -26,10 +41,47 @@
 #![deny(clippy::float_arithmetic)]
 
 use crate::codec::{Decode, Encode, MAX_CALL_DATA, Put, Reader};
+use crate::contracts::csc::AnonymousUpload;
 use crate::crypto::keys::{PUBLIC_KEY_LEN, SIGNATURE_LEN};
 use crate::crypto::{Address, Domain, PublicKey, SecretKey, Signature, hash};
 use crate::digest::Hash256;
 use crate::error::Error;
+
+/// RFC 9380 domain separation tag of the anonymous sender's point.
+pub const ANONYMOUS_SENDER_DST: &str = "trustband/v1/anonymous-sender";
+
+/// Compressed encoding of `hash_to_curve(ANONYMOUS_SENDER_DST, [])` (checked by a test):
+/// the fixed sender of every anonymous upload.
+pub const ANONYMOUS_SENDER_BYTES: [u8; PUBLIC_KEY_LEN] = [
+    0x02, 0x92, 0x08, 0x69, 0x2b, 0x0a, 0xc2, 0x9d, 0xe5, 0xd3, 0x7f, 0x8a, 0x7a, 0xc4, 0x3e, 0x4d,
+    0xa8, 0xd7, 0xe9, 0x1b, 0x31, 0x21, 0x01, 0x2f, 0x10, 0x4b, 0xf9, 0x42, 0xaf, 0x96, 0x15, 0x9f,
+    0x53,
+];
+
+/// The fixed signature of every anonymous upload: `r = 1`, `s = 1` (a canonical encoding
+/// that verifies for no message).
+pub const ANONYMOUS_SIGNATURE_BYTES: [u8; SIGNATURE_LEN] = {
+    let mut b = [0u8; SIGNATURE_LEN];
+    b[31] = 1;
+    b[63] = 1;
+    b
+};
+
+/// The fixed sender of anonymous uploads.
+///
+/// # Errors
+///
+/// None in practice (the constant is a valid point; a test checks it).
+pub fn anonymous_sender() -> Result<PublicKey, Error> {
+    PublicKey::from_bytes(&ANONYMOUS_SENDER_BYTES)
+}
+
+fn anonymous_envelope_error() -> Error {
+    Error::InvalidEncoding {
+        field: "tx.upload",
+        reason: "an anonymous upload has the fixed envelope (anonymous sender, nonce 0, fee 0, fixed signature), and only uploads have it",
+    }
+}
 
 /// Identifies a contract instance.
 pub type ContractId = Hash256;
@@ -43,7 +95,7 @@ pub struct Transfer {
     pub amount: u128,
 }
 
-/// A call to a contract instance (extension point: rejected until contracts exist).
+/// A call to a contract instance ([`crate::contracts::Call`] in canonical bytes).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContractCall {
     /// The instance called.
@@ -60,6 +112,8 @@ pub enum TxPayload {
     Transfer(Transfer),
     /// Call a contract (tag 1).
     Contract(ContractCall),
+    /// Anonymous ring-signed sensing report (tag 2, fixed envelope, see the module docs).
+    Upload(Box<AnonymousUpload>),
 }
 
 /// A transaction before signing.
@@ -104,17 +158,49 @@ impl UnsignedTx {
     pub fn sender_address(&self) -> Address {
         self.sender.address()
     }
+
+    /// Whether this is an anonymous upload.
+    #[must_use]
+    pub fn is_anonymous(&self) -> bool {
+        matches!(self.payload, TxPayload::Upload(_))
+    }
 }
 
 impl SignedTx {
+    /// Wraps an anonymous upload in its fixed envelope.
+    ///
+    /// # Errors
+    ///
+    /// None in practice (the envelope constants are valid).
+    pub fn anonymous(upload: AnonymousUpload) -> Result<Self, Error> {
+        Ok(Self {
+            tx: UnsignedTx {
+                sender: anonymous_sender()?,
+                nonce: 0,
+                fee: 0,
+                payload: TxPayload::Upload(Box::new(upload)),
+            },
+            signature: Signature::from_bytes(&ANONYMOUS_SIGNATURE_BYTES)?,
+        })
+    }
+
+    /// Whether the envelope is the anonymous one (sender, nonce, fee, signature).
+    fn has_anonymous_envelope(&self) -> bool {
+        self.tx.sender.as_bytes() == &ANONYMOUS_SENDER_BYTES
+            && self.tx.nonce == 0
+            && self.tx.fee == 0
+            && self.signature.to_bytes() == ANONYMOUS_SIGNATURE_BYTES
+    }
+
     /// Signs `tx` with `key`.
     ///
     /// # Errors
     ///
     /// [`Error::BadSignature`] (domain `trustband/v1/tx`) if `key` is not the key named as
-    /// `tx.sender`; [`Error::SigningFailed`] from the backend.
+    /// `tx.sender`, or for an anonymous upload (use [`SignedTx::anonymous`]);
+    /// [`Error::SigningFailed`] from the backend.
     pub fn sign(tx: UnsignedTx, key: &SecretKey) -> Result<Self, Error> {
-        if *key.public_key() != tx.sender {
+        if *key.public_key() != tx.sender || tx.is_anonymous() {
             return Err(Error::BadSignature {
                 domain: Domain::Tx.tag(),
             });
@@ -123,15 +209,28 @@ impl SignedTx {
         Ok(Self { tx, signature })
     }
 
-    /// Checks the sender's signature over the encoded transaction.
+    /// Checks the sender's signature over the encoded transaction; for an anonymous upload,
+    /// its fixed envelope and its ring signature (against the ring it carries; the task checks
+    /// the ring when the upload is applied).
     ///
     /// # Errors
     ///
-    /// [`Error::BadSignature`] (domain `trustband/v1/tx`).
+    /// [`Error::BadSignature`] (domain `trustband/v1/tx`); for uploads
+    /// [`Error::InvalidEncoding`] (field `tx.upload`), [`Error::RingLengthMismatch`],
+    /// [`Error::BadRingSignature`].
     pub fn verify_signature(&self) -> Result<(), Error> {
-        self.tx
-            .sender
-            .verify(Domain::Tx, &self.tx.to_bytes(), &self.signature)
+        match &self.tx.payload {
+            TxPayload::Upload(upload) => {
+                if !self.has_anonymous_envelope() {
+                    return Err(anonymous_envelope_error());
+                }
+                upload.verify()
+            }
+            _ => self
+                .tx
+                .sender
+                .verify(Domain::Tx, &self.tx.to_bytes(), &self.signature),
+        }
     }
 
     /// The transaction id: `hash(trustband/v1/tx, [unsigned bytes, signature])`.
@@ -166,6 +265,10 @@ impl Encode for UnsignedTx {
                 out.put_raw(&c.contract.0);
                 out.put_bytes(&c.data);
             }
+            TxPayload::Upload(u) => {
+                out.put_u8(2);
+                u.encode_to(out);
+            }
         }
     }
 }
@@ -186,6 +289,7 @@ impl Decode for UnsignedTx {
                 contract: r.hash("tx.contract.id")?,
                 data: r.bytes("tx.contract.data", MAX_CALL_DATA)?,
             }),
+            2 => TxPayload::Upload(Box::new(AnonymousUpload::decode_from(r)?)),
             tag => {
                 return Err(Error::UnknownTag {
                     field: "tx.payload",
@@ -193,6 +297,11 @@ impl Decode for UnsignedTx {
                 });
             }
         };
+        let anonymous_sender = sender.as_bytes() == &ANONYMOUS_SENDER_BYTES;
+        let upload = matches!(payload, TxPayload::Upload(_));
+        if anonymous_sender != upload || (upload && (nonce != 0 || fee != 0)) {
+            return Err(anonymous_envelope_error());
+        }
         Ok(Self {
             sender,
             nonce,
@@ -215,6 +324,9 @@ impl Decode for SignedTx {
     fn decode_from(r: &mut Reader<'_>) -> Result<Self, Error> {
         let tx = UnsignedTx::decode_from(r)?;
         let signature = r.signature("tx.signature")?;
+        if tx.is_anonymous() && signature.to_bytes() != ANONYMOUS_SIGNATURE_BYTES {
+            return Err(anonymous_envelope_error());
+        }
         Ok(Self { tx, signature })
     }
 }
@@ -260,6 +372,18 @@ mod tests {
                 tag: 9
             })
         );
+    }
+
+    #[test]
+    fn anonymous_sender_is_the_hash_to_curve_point() {
+        use k256::elliptic_curve::group::GroupEncoding;
+        let point = crate::crypto::hash::hash_to_curve(ANONYMOUS_SENDER_DST, &[])
+            .unwrap()
+            .to_affine();
+        let bytes: [u8; PUBLIC_KEY_LEN] = point.to_bytes().as_slice().try_into().unwrap();
+        assert_eq!(bytes, ANONYMOUS_SENDER_BYTES);
+        anonymous_sender().unwrap();
+        Signature::from_bytes(&ANONYMOUS_SIGNATURE_BYTES).unwrap();
     }
 
     #[test]

@@ -178,6 +178,7 @@ fn params() -> impl Strategy<Value = ChainParams> {
                 max_block_txs: max,
                 new_account_trust: trust,
                 max_future_drift_ms: drift,
+                ..ChainParams::default()
             },
         )
 }

@@ -51,11 +51,13 @@ pub enum Domain {
     MerkleNode,
     /// Secret key derivation from a seed: `trustband/v1/key-seed`.
     KeySeed,
+    /// Contract-derived values (random selection seeds): `trustband/v1/contract`.
+    Contract,
 }
 
 impl Domain {
     /// Every domain, for tests and tooling that must cover them all.
-    pub const ALL: [Domain; 10] = [
+    pub const ALL: [Domain; 11] = [
         Domain::Tx,
         Domain::Block,
         Domain::Commit,
@@ -66,6 +68,7 @@ impl Domain {
         Domain::MerkleLeaf,
         Domain::MerkleNode,
         Domain::KeySeed,
+        Domain::Contract,
     ];
 
     /// The ASCII tag hashed in front of every input of this domain.
@@ -82,6 +85,7 @@ impl Domain {
             Domain::MerkleLeaf => "trustband/v1/merkle-leaf",
             Domain::MerkleNode => "trustband/v1/merkle-node",
             Domain::KeySeed => "trustband/v1/key-seed",
+            Domain::Contract => "trustband/v1/contract",
         }
     }
 }

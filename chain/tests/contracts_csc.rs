@@ -1,0 +1,1025 @@
+//! The cooperative sensing contract through real blocks: the happy path of a round (open,
+//! register, buy-in, selection, anonymous uploads, fusion, reveals, settlement, removal) with
+//! exact balances, trust and events; selection order with buy-ins; the protective busy
+//! defaults; settlement policies; and one test per typed rejection, each checking that a
+//! rejected call changes nothing but its fee and nonce (or, for an anonymous upload, that the
+//! block carrying it is invalid).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod contracts_support;
+
+use chain::contracts::csc::{RegistrationStatus, TaskPhase};
+use chain::contracts::events::{ContractEvent, FuseReason, Payment, SensorOutcome};
+use chain::contracts::{
+    Call, REGISTRY, SkipScope, SlashDestination, auction_contract, task_contract,
+};
+use chain::crypto::Ring;
+use chain::tx::TxPayload;
+use chain::{Error, SignedTx};
+use contracts_support::{Lab, chain_params, fx, test_contracts};
+use fusion::{PaperTrust, SelectionScheme, TrustModel, TrustRecord};
+
+const ISSUER: usize = 0;
+const MNO: usize = 8;
+const POOR: usize = 9;
+
+/// 0 issuer (0.9); 1, 2, 3 trusted (0.8, 0.7, 0.6); 4, 5 below threshold (0.3, 0.2);
+/// 6, 7 MOs; 8 MNO; 9 trusted but poor (balance 50 < deposit 100).
+fn lab_with(edit: impl FnOnce(&mut chain::contracts::ContractParams)) -> Lab {
+    let trusts = [
+        "0.9", "0.8", "0.7", "0.6", "0.3", "0.2", "0", "0", "0", "0.6",
+    ]
+    .map(fx);
+    let mut balances = [10_000u128; 10];
+    balances[POOR] = 50;
+    let mno = chain::devnet::devnet_key(MNO as u64).unwrap().address();
+    let mut contracts = test_contracts(mno);
+    edit(&mut contracts);
+    Lab::new(chain_params(contracts), &trusts, &balances)
+}
+
+fn lab() -> Lab {
+    lab_with(|_| {})
+}
+
+/// Opens task 1 on channel 0 in block 1 with registrations from `sensors` in the same block.
+fn open_with(lab: &mut Lab, sensors: &[usize]) -> u64 {
+    let mut txs = vec![lab.call(ISSUER, REGISTRY, &Call::Open { channel: 0 })];
+    for &s in sensors {
+        txs.push(lab.call(s, task_contract(1), &Call::Register));
+    }
+    let applied = lab.block(&txs);
+    assert!(
+        applied.receipt.failed.is_empty(),
+        "{:?}",
+        applied.receipt.failed
+    );
+    1
+}
+
+/// Includes `tx`, which must fail; asserts that it charged the sender exactly its fee (1) and
+/// one nonce (the tests pick heights where the hook pays the sender nothing), and returns its
+/// error.
+fn failed_call(lab: &mut Lab, sender: usize, tx: SignedTx) -> Error {
+    let address = lab.address(sender);
+    let (balance, nonce) = (lab.state.balance(&address), lab.state.nonce(&address));
+    let applied = lab.block(&[tx]);
+    assert_eq!(lab.state.nonce(&address), nonce + 1);
+    if sender != lab.miner {
+        assert_eq!(lab.state.balance(&address), balance - 1);
+    }
+    applied.failure()
+}
+
+fn model() -> PaperTrust {
+    PaperTrust::default()
+}
+
+#[test]
+fn happy_path_round_with_buy_in_fusion_reveal_and_settlement() {
+    let mut lab = lab();
+    let supply0 = lab.supply();
+    let task = open_with(&mut lab, &[1, 2, 4, 5]);
+    let t = lab.task(task).unwrap();
+    assert_eq!(
+        (t.channel, t.round, t.phase),
+        (0, 0, TaskPhase::Registration)
+    );
+    assert_eq!(
+        (
+            t.timeline.registration_close,
+            t.timeline.deadline,
+            t.timeline.reveal_end
+        ),
+        (2, 3, 4)
+    );
+    assert_eq!(lab.balance(1), 10_000 - 1 - 100);
+
+    // Block 2: buy-ins; selection at its end: 1, 2 trusted, then the best buy-in (4).
+    let txs = [
+        lab.call(4, task_contract(task), &Call::BuyIn),
+        lab.call(5, task_contract(task), &Call::BuyIn),
+    ];
+    let events = lab.block(&txs).events();
+    let (a1, a2, a4, a5) = (
+        lab.address(1),
+        lab.address(2),
+        lab.address(4),
+        lab.address(5),
+    );
+    let selected = events
+        .iter()
+        .find_map(|e| match e {
+            ContractEvent::Selected {
+                sensors,
+                refunds,
+                ring,
+                ..
+            } => Some((sensors.clone(), refunds.clone(), ring.clone())),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(selected.0, vec![a1, a2, a4]);
+    assert_eq!(
+        selected.1,
+        vec![Payment {
+            account: a5,
+            amount: 150
+        }]
+    );
+    let ring = Ring::new([1, 2, 4].map(|i| *lab.keys[i].public_key())).unwrap();
+    assert_eq!(selected.2, ring.members());
+    assert_eq!(lab.balance(5), 10_000 - 2);
+
+    // Block 3: anonymous uploads; fusion at its end (2 busy of 3: busy).
+    let salts: Vec<_> = (0..3).map(|_| lab.salt()).collect();
+    let uploads = [
+        lab.upload(1, task, true, &salts[0]),
+        lab.upload(2, task, true, &salts[1]),
+        lab.upload(4, task, false, &salts[2]),
+    ];
+    let applied = lab.block(&uploads);
+    assert!(applied.rejected.is_empty());
+    let events = applied.events();
+    let accepted = events
+        .iter()
+        .filter(|e| matches!(e, ContractEvent::ReportAccepted { .. }))
+        .count();
+    assert_eq!(accepted, 3);
+    assert!(events.contains(&ContractEvent::Fused {
+        task,
+        channel: 0,
+        busy: true,
+        reports: 3,
+        busy_reports: 2,
+        reason: FuseReason::Rule,
+    }));
+    // Busy: no auction.
+    assert!(lab.auction(task).is_none());
+
+    // Block 4: reveals; settlement at its end.
+    let txs = [
+        lab.call(
+            1,
+            task_contract(task),
+            &Call::Reveal {
+                salt: salts[0].clone(),
+            },
+        ),
+        lab.call(
+            2,
+            task_contract(task),
+            &Call::Reveal {
+                salt: salts[1].clone(),
+            },
+        ),
+        lab.call(
+            4,
+            task_contract(task),
+            &Call::Reveal {
+                salt: salts[2].clone(),
+            },
+        ),
+    ];
+    let before: Vec<TrustRecord> = [1, 2, 4, 3]
+        .iter()
+        .map(|&i| lab.state.account(&lab.address(i)).unwrap().trust)
+        .collect();
+    let events = lab.block(&txs).events();
+    let revealed: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            ContractEvent::Revealed { account, cell, .. } => Some((*account, *cell)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(revealed.len(), 3);
+    assert_eq!(revealed[2].0, a4);
+    assert_eq!(revealed[2].1.x, 4);
+    let settled = events
+        .iter()
+        .find(|e| matches!(e, ContractEvent::Settled { .. }))
+        .unwrap();
+    let ContractEvent::Settled {
+        busy,
+        trust,
+        skipped,
+        refunds,
+        slashes,
+        rewards,
+        minted,
+        to_mno,
+        ..
+    } = settled
+    else {
+        unreachable!()
+    };
+    assert!(*busy);
+    // Consistent 1 and 2 get their 100 back and 15 minted + 150 / 2 slashed each.
+    assert_eq!(
+        refunds,
+        &vec![
+            Payment {
+                account: a1,
+                amount: 100
+            },
+            Payment {
+                account: a2,
+                amount: 100
+            }
+        ]
+    );
+    assert_eq!(
+        slashes,
+        &vec![Payment {
+            account: a4,
+            amount: 150
+        }]
+    );
+    assert_eq!(
+        rewards,
+        &vec![
+            Payment {
+                account: a1,
+                amount: 90
+            },
+            Payment {
+                account: a2,
+                amount: 90
+            }
+        ]
+    );
+    assert_eq!((*minted, *to_mno), (30, 0));
+    // 10 accounts, 3 participated, 7 skipped.
+    assert_eq!(*skipped, 7);
+    let outcomes: Vec<_> = trust.iter().map(|u| (u.account, u.outcome)).collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            (a1, SensorOutcome::Right),
+            (a2, SensorOutcome::Right),
+            (a4, SensorOutcome::Wrong)
+        ]
+    );
+    // Trust follows fusion's model exactly.
+    let m = model();
+    for (k, &(i, right)) in [(1usize, true), (2, true), (4, false)].iter().enumerate() {
+        let mut r = before[k];
+        m.participate(&mut r, right);
+        assert_eq!(lab.state.account(&lab.address(i)).unwrap().trust, r);
+    }
+    let mut r3 = before[3];
+    m.skip_round(&mut r3);
+    assert_eq!(lab.state.account(&lab.address(3)).unwrap().trust, r3);
+    // Balances: fees of 1 per call, deposits back or slashed, rewards.
+    assert_eq!(lab.balance(1), 10_000 - 2 + 90);
+    assert_eq!(lab.balance(4), 10_000 - 3 - 150);
+    assert_eq!(lab.supply(), supply0 + 30);
+    assert_eq!(lab.task(task).unwrap().phase, TaskPhase::Settled);
+    assert_eq!(lab.task(task).unwrap().locked().unwrap(), 0);
+
+    // The settled record is kept `retain` (2) blocks, then removed.
+    let events: Vec<_> = lab.skip(2).into_iter().map(|r| r.event).collect();
+    assert_eq!(events, vec![ContractEvent::TaskClosed { task }]);
+    assert!(lab.task(task).is_none());
+}
+
+#[test]
+fn uploads_are_anonymous_until_the_reveal() {
+    let mut lab = lab();
+    let task = open_with(&mut lab, &[1, 2, 3]);
+    lab.skip(1);
+    let salt = lab.salt();
+    let tx = lab.upload(2, task, true, &salt);
+    let bytes = chain::codec::Encode::to_bytes(&tx);
+    // The signer's address appears nowhere; its key only as one of the ring's members.
+    let address = lab.address(2);
+    assert!(!bytes.windows(20).any(|w| w == address.as_bytes()));
+    let key = lab.keys[2].public_key().to_bytes();
+    assert_eq!(bytes.windows(33).filter(|w| *w == key).count(), 1);
+    assert_eq!(tx.tx.sender, chain::tx::anonymous_sender().unwrap());
+    let events = lab.block(&[tx]).events();
+    match &events[0] {
+        ContractEvent::ReportAccepted {
+            task: t, decision, ..
+        } => {
+            assert_eq!((*t, *decision), (task, true));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn selection_orders_trusted_then_buy_ins_by_trust_then_registration() {
+    // K = 3; trusted 3 (0.6) and 2 (0.7); buy-ins 5 (0.2) registered before 4 (0.3).
+    let mut lab = lab();
+    let task = open_with(&mut lab, &[3, 5, 4, 2]);
+    let txs = [
+        lab.call(5, task_contract(task), &Call::BuyIn),
+        lab.call(4, task_contract(task), &Call::BuyIn),
+    ];
+    let events = lab.block(&txs).events();
+    let sensors = events
+        .iter()
+        .find_map(|e| match e {
+            ContractEvent::Selected { sensors, .. } => Some(sensors.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(
+        sensors,
+        vec![lab.address(2), lab.address(3), lab.address(4)]
+    );
+    let t = lab.task(task).unwrap();
+    let status: Vec<_> = t.registrations.iter().map(|r| r.status).collect();
+    use RegistrationStatus::*;
+    assert_eq!(status, vec![Selected, Released, Selected, Selected]);
+    // The unselected buy-in got deposit and buy-in back.
+    assert_eq!(lab.balance(5), 10_000 - 2);
+}
+
+#[test]
+fn below_threshold_without_buy_in_is_not_selected() {
+    let mut lab = lab();
+    let task = open_with(&mut lab, &[1, 2, 4]);
+    let events = lab.block(&[]).events();
+    let sensors = events
+        .iter()
+        .find_map(|e| match e {
+            ContractEvent::Selected { sensors, .. } => Some(sensors.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(sensors, vec![lab.address(1), lab.address(2)]);
+    assert_eq!(lab.task(task).unwrap().ring.len(), 2);
+}
+
+#[test]
+fn random_selection_is_deterministic_and_takes_no_buy_ins() {
+    let mut lab = lab_with(|c| c.csc.selection = SelectionScheme::Random);
+    let task = open_with(&mut lab, &[1, 2, 3, 4, 5]);
+    let tx = lab.call(4, task_contract(task), &Call::BuyIn);
+    let applied = lab.block(&[tx]);
+    assert!(matches!(
+        applied.failure(),
+        Error::BuyInRefused {
+            reason: "the selection scheme takes no buy-ins",
+            ..
+        }
+    ));
+    let t = lab.task(task).unwrap();
+    let selected = t
+        .registrations
+        .iter()
+        .filter(|r| r.status == RegistrationStatus::Selected)
+        .count();
+    assert_eq!(selected, 3);
+}
+
+#[test]
+fn too_few_selected_means_no_ring_refunds_and_busy() {
+    let mut lab = lab();
+    let task = open_with(&mut lab, &[1, 4]);
+    let events = lab.block(&[]).events();
+    let (sensors, ring, refunds) = events
+        .iter()
+        .find_map(|e| match e {
+            ContractEvent::Selected {
+                sensors,
+                ring,
+                refunds,
+                ..
+            } => Some((sensors.clone(), ring.clone(), refunds.len())),
+            _ => None,
+        })
+        .unwrap();
+    assert!(sensors.is_empty() && ring.is_empty());
+    assert_eq!(refunds, 2);
+    assert_eq!(lab.balance(1), 10_000 - 1);
+    let events = lab.block(&[]).events();
+    assert!(events.contains(&ContractEvent::Fused {
+        task,
+        channel: 0,
+        busy: true,
+        reports: 0,
+        busy_reports: 0,
+        reason: FuseReason::TooFewSensors,
+    }));
+}
+
+#[test]
+fn no_reports_fuse_busy_and_silent_sensors_are_slashed() {
+    let mut lab = lab();
+    let supply0 = lab.supply();
+    let task = open_with(&mut lab, &[1, 2, 3]);
+    lab.skip(1);
+    let events = lab.block(&[]).events();
+    assert!(events.contains(&ContractEvent::Fused {
+        task,
+        channel: 0,
+        busy: true,
+        reports: 0,
+        busy_reports: 0,
+        reason: FuseReason::NoReports,
+    }));
+    let events = lab.block(&[]).events();
+    let ContractEvent::Settled {
+        trust,
+        slashes,
+        rewards,
+        minted,
+        to_mno,
+        ..
+    } = events
+        .iter()
+        .find(|e| matches!(e, ContractEvent::Settled { .. }))
+        .unwrap()
+    else {
+        unreachable!()
+    };
+    assert!(trust.iter().all(|u| u.outcome == SensorOutcome::Silent));
+    assert_eq!(slashes.len(), 3);
+    assert!(rewards.is_empty());
+    // Nobody consistent: nothing minted, the slashes go to the MNO.
+    assert_eq!((*minted, *to_mno), (0, 300));
+    assert_eq!(lab.balance(MNO), 10_000 + 300);
+    assert_eq!(lab.supply(), supply0);
+}
+
+#[test]
+fn unrevealed_report_is_slashed_and_slashes_can_go_to_the_mno() {
+    let mut lab = lab_with(|c| {
+        c.csc.slash_to = SlashDestination::Mno;
+        c.csc.reward_per_round = 31;
+    });
+    let task = open_with(&mut lab, &[1, 2, 3]);
+    lab.skip(1);
+    let salts: Vec<_> = (0..3).map(|_| lab.salt()).collect();
+    let txs: Vec<_> = [1, 2, 3]
+        .iter()
+        .zip(&salts)
+        .map(|(&i, s)| lab.upload(i, task, false, s))
+        .collect();
+    lab.block(&txs);
+    // 3 never reveals.
+    let txs = [
+        lab.call(
+            1,
+            task_contract(task),
+            &Call::Reveal {
+                salt: salts[0].clone(),
+            },
+        ),
+        lab.call(
+            2,
+            task_contract(task),
+            &Call::Reveal {
+                salt: salts[1].clone(),
+            },
+        ),
+    ];
+    let events = lab.block(&txs).events();
+    let ContractEvent::Settled {
+        trust,
+        slashes,
+        rewards,
+        minted,
+        to_mno,
+        busy,
+        ..
+    } = events
+        .iter()
+        .find(|e| matches!(e, ContractEvent::Settled { .. }))
+        .unwrap()
+    else {
+        unreachable!()
+    };
+    assert!(!busy);
+    assert_eq!(trust[2].outcome, SensorOutcome::Silent);
+    assert_eq!(slashes[0].account, lab.address(3));
+    // 31 / 2 = 15 each, the odd unit is not minted; the slash goes to the MNO.
+    assert_eq!(
+        rewards.iter().map(|p| p.amount).collect::<Vec<_>>(),
+        vec![15, 15]
+    );
+    assert_eq!((*minted, *to_mno), (30, 100));
+}
+
+#[test]
+fn skip_scope_registered_leaves_bystanders_alone() {
+    let mut lab = lab_with(|c| c.skip_scope = SkipScope::Registered);
+    let task = open_with(&mut lab, &[1, 2, 4]);
+    lab.skip(1);
+    let bystander = lab.state.account(&lab.address(3)).unwrap().trust;
+    let unselected = lab.state.account(&lab.address(4)).unwrap().trust;
+    lab.skip(2);
+    let _ = task;
+    assert_eq!(lab.state.account(&lab.address(3)).unwrap().trust, bystander);
+    let mut r = unselected;
+    model().skip_round(&mut r);
+    assert_eq!(lab.state.account(&lab.address(4)).unwrap().trust, r);
+}
+
+// ---- one test per typed rejection ----
+
+#[test]
+fn open_by_non_issuer_is_rejected() {
+    let mut lab = lab();
+    let tx = lab.call(1, REGISTRY, &Call::Open { channel: 0 });
+    assert_eq!(
+        failed_call(&mut lab, 1, tx),
+        Error::NotTaskIssuer {
+            expected: lab.address(ISSUER),
+            got: lab.address(1)
+        }
+    );
+    assert!(lab.task(1).is_none());
+}
+
+#[test]
+fn open_unknown_channel_is_rejected() {
+    let mut lab = lab();
+    let tx = lab.call(ISSUER, REGISTRY, &Call::Open { channel: 2 });
+    assert_eq!(
+        failed_call(&mut lab, ISSUER, tx),
+        Error::UnknownChannel {
+            channel: 2,
+            channels: 2
+        }
+    );
+}
+
+#[test]
+fn second_task_on_a_channel_before_fusion_is_rejected() {
+    let mut lab = lab();
+    open_with(&mut lab, &[]);
+    let tx = lab.call(ISSUER, REGISTRY, &Call::Open { channel: 0 });
+    assert_eq!(
+        failed_call(&mut lab, ISSUER, tx),
+        Error::TaskAlreadyOpen {
+            channel: 0,
+            task: 1
+        }
+    );
+    // Another channel is fine, and after fusion the channel takes its next round.
+    let tx = lab.call(ISSUER, REGISTRY, &Call::Open { channel: 1 });
+    assert!(lab.block(&[tx]).receipt.failed.is_empty());
+    let tx = lab.call(ISSUER, REGISTRY, &Call::Open { channel: 0 });
+    let events = lab.block(&[tx]).events();
+    assert!(matches!(
+        events[0],
+        ContractEvent::TaskOpened {
+            task: 3,
+            channel: 0,
+            round: 1,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn call_to_unknown_task_is_rejected() {
+    let mut lab = lab();
+    let tx = lab.call(1, task_contract(99), &Call::Register);
+    assert_eq!(
+        failed_call(&mut lab, 1, tx),
+        Error::UnknownContract {
+            contract: task_contract(99)
+        }
+    );
+}
+
+#[test]
+fn late_registration_is_rejected() {
+    let mut lab = lab();
+    let task = open_with(&mut lab, &[1, 2]);
+    lab.skip(1);
+    let tx = lab.call(3, task_contract(task), &Call::Register);
+    assert_eq!(
+        failed_call(&mut lab, 3, tx),
+        Error::Late {
+            call: "register",
+            task,
+            height: 3,
+            deadline: 2
+        }
+    );
+}
+
+#[test]
+fn duplicate_registration_is_rejected() {
+    let mut lab = lab();
+    let task = open_with(&mut lab, &[1, 2, 3]);
+    let tx = lab.call(1, task_contract(task), &Call::Register);
+    assert_eq!(
+        failed_call(&mut lab, 1, tx),
+        Error::AlreadyRegistered {
+            task,
+            account: lab.address(1)
+        }
+    );
+    assert_eq!(lab.task(task).unwrap().registrations.len(), 3);
+}
+
+#[test]
+fn buy_in_without_registration_is_rejected() {
+    let mut lab = lab();
+    let task = open_with(&mut lab, &[]);
+    let tx = lab.call(4, task_contract(task), &Call::BuyIn);
+    assert_eq!(
+        failed_call(&mut lab, 4, tx),
+        Error::NotRegistered {
+            task,
+            account: lab.address(4)
+        }
+    );
+}
+
+#[test]
+fn buy_in_by_trusted_sensor_or_twice_is_refused() {
+    let mut lab = lab_with(|c| {
+        c.csc.registration_close = 2;
+        c.csc.deadline = 3;
+        c.csc.reveal_end = 4;
+    });
+    let task = open_with(&mut lab, &[1, 2, 3, 4]);
+    let tx = lab.call(1, task_contract(task), &Call::BuyIn);
+    assert_eq!(
+        failed_call(&mut lab, 1, tx),
+        Error::BuyInRefused {
+            task,
+            account: lab.address(1),
+            reason: "trust already meets the threshold"
+        }
+    );
+    let tx = lab.call(4, task_contract(task), &Call::BuyIn);
+    let tx2 = lab.call(4, task_contract(task), &Call::BuyIn);
+    let applied = lab.block(&[tx, tx2]);
+    assert_eq!(applied.receipt.failed.len(), 1);
+    assert_eq!(
+        applied.receipt.failed[0],
+        (
+            1,
+            Error::BuyInRefused {
+                task,
+                account: lab.address(4),
+                reason: "already bought in"
+            }
+        )
+    );
+}
+
+#[test]
+fn registrations_beyond_capacity_are_rejected() {
+    let mut lab = lab_with(|c| c.csc.max_registrations = 2);
+    let task = open_with(&mut lab, &[1, 2]);
+    let tx = lab.call(3, task_contract(task), &Call::Register);
+    // Still height 2: inside the registration window.
+    assert_eq!(
+        failed_call(&mut lab, 3, tx),
+        Error::CapacityReached {
+            what: "registrations",
+            task,
+            limit: 2
+        }
+    );
+}
+
+#[test]
+fn under_funded_registration_is_rejected() {
+    let mut lab = lab();
+    let task = open_with(&mut lab, &[]);
+    let tx = lab.call(POOR, task_contract(task), &Call::Register);
+    assert_eq!(
+        failed_call(&mut lab, POOR, tx),
+        Error::InsufficientFunds {
+            account: lab.address(POOR),
+            needed: 100,
+            available: 49
+        }
+    );
+    assert_eq!(lab.balance(POOR), 49);
+}
+
+#[test]
+fn upload_before_selection_is_out_of_phase() {
+    let mut lab = lab();
+    let task = open_with(&mut lab, &[1, 2, 3]);
+    let ring = Ring::new([1, 2, 3].map(|i| *lab.keys[i].public_key())).unwrap();
+    let salt = lab.salt();
+    let tx = lab.upload_over(1, task, 0, ring, true, &salt);
+    let applied = lab.block(std::slice::from_ref(&tx));
+    assert_eq!(
+        applied.rejection(),
+        Error::OutOfPhase {
+            call: "upload",
+            task,
+            height: 2,
+            opens: 3
+        }
+    );
+}
+
+#[test]
+fn late_upload_is_rejected_and_invalidates_a_block() {
+    let mut lab = lab();
+    let task = open_with(&mut lab, &[1, 2, 3]);
+    lab.skip(2);
+    let salt = lab.salt();
+    let tx = lab.upload(1, task, true, &salt);
+    let err = lab.force_block(vec![tx]).unwrap_err();
+    let Error::TxRejected { index, source, .. } = err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(index, 0);
+    assert_eq!(
+        *source,
+        Error::Late {
+            call: "upload",
+            task,
+            height: 4,
+            deadline: 3
+        }
+    );
+}
+
+#[test]
+fn upload_over_a_foreign_ring_is_rejected() {
+    let mut lab = lab();
+    let task = open_with(&mut lab, &[1, 2, 3]);
+    lab.skip(1);
+    // Key 5 (not selected) signs over a ring it belongs to, with two real members.
+    let ring = Ring::new([1, 2, 5].map(|i| *lab.keys[i].public_key())).unwrap();
+    let salt = lab.salt();
+    let tx = lab.upload_over(5, task, 0, ring, true, &salt);
+    assert!(tx.verify_signature().is_ok());
+    let err = lab.force_block(vec![tx.clone()]).unwrap_err();
+    assert!(
+        matches!(err, Error::TxRejected { ref source, .. } if **source == Error::RingMismatch { task }),
+        "{err:?}"
+    );
+    let applied = lab.block(&[tx]);
+    assert_eq!(applied.rejection(), Error::RingMismatch { task });
+}
+
+#[test]
+fn upload_for_another_round_is_rejected() {
+    let mut lab = lab();
+    let task = open_with(&mut lab, &[1, 2, 3]);
+    lab.skip(1);
+    let ring = Ring::from_bytes(&lab.task(task).unwrap().ring.concat()).unwrap();
+    let salt = lab.salt();
+    let tx = lab.upload_over(1, task, 7, ring, true, &salt);
+    assert_eq!(
+        lab.block(&[tx]).rejection(),
+        Error::RoundMismatch {
+            task,
+            expected: 0,
+            got: 7
+        }
+    );
+}
+
+#[test]
+fn second_report_of_a_signer_is_rejected() {
+    let mut lab = lab();
+    let task = open_with(&mut lab, &[1, 2, 3]);
+    lab.skip(1);
+    let (s1, s2) = (lab.salt(), lab.salt());
+    let first = lab.upload(2, task, true, &s1);
+    let second = lab.upload(2, task, false, &s2);
+    let key_image = match &first.tx.payload {
+        TxPayload::Upload(u) => *u.key_image(),
+        _ => unreachable!(),
+    };
+    let applied = lab.block(&[first, second.clone()]);
+    assert_eq!(
+        applied.rejection(),
+        Error::DuplicateReport {
+            task,
+            key_image: Box::new(key_image)
+        }
+    );
+    assert_eq!(lab.task(task).unwrap().reports.len(), 1);
+}
+
+#[test]
+fn tampered_upload_fails_its_ring_signature() {
+    let mut lab = lab();
+    let task = open_with(&mut lab, &[1, 2, 3]);
+    lab.skip(1);
+    let salt = lab.salt();
+    let mut tx = lab.upload(1, task, true, &salt);
+    if let TxPayload::Upload(u) = &mut tx.tx.payload {
+        u.report.decision = false;
+    }
+    assert_eq!(tx.verify_signature(), Err(Error::BadRingSignature));
+    assert!(matches!(
+        lab.force_block(vec![tx.clone()]),
+        Err(Error::TxRejected { source, .. }) if *source == Error::BadRingSignature
+    ));
+    assert_eq!(lab.block(&[tx]).rejection(), Error::BadRingSignature);
+}
+
+#[test]
+fn out_of_range_energy_is_rejected() {
+    let mut lab = lab();
+    let task = open_with(&mut lab, &[1, 2, 3]);
+    lab.skip(1);
+    let t = lab.task(task).unwrap();
+    let ring = Ring::from_bytes(&t.ring.concat()).unwrap();
+    let salt = lab.salt();
+    let report = chain::contracts::SensingReport {
+        decision: true,
+        energy_mdb: 90_000,
+        cell: chain::contracts::GridCell::default(),
+        commitment: chain::crypto::IdentityCommitment::new(task, &lab.address(1), &salt),
+    };
+    let upload = chain::contracts::csc::AnonymousUpload::sign(
+        &lab.keys[1],
+        task,
+        0,
+        report,
+        ring,
+        &mut lab.rng,
+    )
+    .unwrap();
+    let tx = SignedTx::anonymous(upload).unwrap();
+    assert_eq!(
+        lab.block(&[tx]).rejection(),
+        Error::InvalidCall {
+            field: "report.energy_mdb",
+            reason: "beyond ±80,000 milli-dB"
+        }
+    );
+}
+
+#[test]
+fn reveal_before_fusion_is_out_of_phase() {
+    let mut lab = lab();
+    let task = open_with(&mut lab, &[1, 2, 3]);
+    lab.skip(1);
+    // Height 3 takes uploads; reveals open at 4.
+    let salt = lab.salt();
+    let up = lab.upload(2, task, true, &salt);
+    let reveal = lab.call(2, task_contract(task), &Call::Reveal { salt });
+    let applied = lab.block(&[up, reveal]);
+    assert_eq!(
+        applied.failure(),
+        Error::OutOfPhase {
+            call: "reveal",
+            task,
+            height: 3,
+            opens: 4
+        }
+    );
+}
+
+#[test]
+fn reveal_by_unselected_account_is_rejected() {
+    let mut lab = lab();
+    let task = open_with(&mut lab, &[1, 2, 3, 4]);
+    lab.skip(2);
+    let salt = lab.salt();
+    let tx = lab.call(4, task_contract(task), &Call::Reveal { salt });
+    assert_eq!(
+        failed_call(&mut lab, 4, tx),
+        Error::NotSelected {
+            task,
+            account: lab.address(4)
+        }
+    );
+}
+
+#[test]
+fn reveal_with_wrong_salt_is_a_commitment_mismatch() {
+    let mut lab = lab_with(|c| c.csc.reveal_end = 4);
+    let task = open_with(&mut lab, &[1, 2, 3]);
+    lab.skip(1);
+    let salt = lab.salt();
+    let up = lab.upload(1, task, true, &salt);
+    lab.block(&[up]);
+    let wrong = lab.salt();
+    let tx = lab.call(1, task_contract(task), &Call::Reveal { salt: wrong });
+    assert_eq!(
+        failed_call(&mut lab, 1, tx),
+        Error::CommitmentMismatch { kind: "identity" }
+    );
+    // Another sensor cannot claim 1's report with 1's salt either.
+    let tx = lab.call(2, task_contract(task), &Call::Reveal { salt: salt.clone() });
+    let applied = lab.block(&[tx]);
+    assert_eq!(
+        applied.failure(),
+        Error::CommitmentMismatch { kind: "identity" }
+    );
+}
+
+#[test]
+fn second_reveal_is_rejected() {
+    let mut lab = lab_with(|c| c.csc.reveal_end = 5);
+    let task = open_with(&mut lab, &[1, 2, 3]);
+    lab.skip(1);
+    let salt = lab.salt();
+    let up = lab.upload(1, task, true, &salt);
+    lab.block(&[up]);
+    let tx = lab.call(1, task_contract(task), &Call::Reveal { salt: salt.clone() });
+    lab.block(&[tx]);
+    let tx = lab.call(1, task_contract(task), &Call::Reveal { salt });
+    assert_eq!(
+        failed_call(&mut lab, 1, tx),
+        Error::AlreadyRevealed {
+            task,
+            account: lab.address(1)
+        }
+    );
+}
+
+#[test]
+fn late_reveal_is_rejected_then_the_task_is_gone() {
+    let mut lab = lab();
+    let task = open_with(&mut lab, &[1, 2, 3]);
+    lab.skip(1);
+    let salt = lab.salt();
+    let up = lab.upload(1, task, true, &salt);
+    lab.block(&[up]);
+    lab.skip(1);
+    let tx = lab.call(1, task_contract(task), &Call::Reveal { salt: salt.clone() });
+    assert_eq!(
+        failed_call(&mut lab, 1, tx),
+        Error::Late {
+            call: "reveal",
+            task,
+            height: 5,
+            deadline: 4
+        }
+    );
+    lab.skip(1);
+    let tx = lab.call(1, task_contract(task), &Call::Reveal { salt });
+    assert_eq!(
+        failed_call(&mut lab, 1, tx),
+        Error::UnknownContract {
+            contract: task_contract(task)
+        }
+    );
+}
+
+#[test]
+fn call_to_the_wrong_contract_kind_or_malformed_is_rejected() {
+    let mut lab = lab();
+    let task = open_with(&mut lab, &[]);
+    let tx = lab.call(1, REGISTRY, &Call::Register);
+    assert_eq!(
+        failed_call(&mut lab, 1, tx),
+        Error::InvalidCall {
+            field: "call",
+            reason: "this contract does not take this call"
+        }
+    );
+    // Malformed call data: a typed codec error, fee still paid.
+    let tx = lab.signed(
+        1,
+        1,
+        TxPayload::Contract(chain::tx::ContractCall {
+            contract: task_contract(task),
+            data: vec![0, 1],
+        }),
+    );
+    assert!(matches!(
+        failed_call(&mut lab, 1, tx),
+        Error::Truncated {
+            field: "call.open.channel",
+            ..
+        }
+    ));
+    // No auction exists for a busy or unfused task.
+    let tx = lab.call(
+        6,
+        auction_contract(task),
+        &Call::Commit {
+            blinded: chain::crypto::BlindedBid::from_bytes([1; 32]),
+            deposit: 50,
+        },
+    );
+    assert_eq!(
+        failed_call(&mut lab, 6, tx),
+        Error::UnknownContract {
+            contract: auction_contract(task)
+        }
+    );
+}
+
+#[test]
+fn a_call_whose_fee_exceeds_the_balance_invalidates_the_block() {
+    let mut lab = lab();
+    let task = open_with(&mut lab, &[]);
+    let tx = lab.call_with_fee(POOR, task_contract(task), &Call::Register, 1_000);
+    assert!(matches!(
+        lab.force_block(vec![tx.clone()]),
+        Err(Error::TxRejected { .. })
+    ));
+    let applied = lab.block(&[tx]);
+    assert!(matches!(
+        applied.rejection(),
+        Error::InsufficientFunds { needed: 1_000, .. }
+    ));
+}
