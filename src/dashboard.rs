@@ -31,6 +31,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
 use tui::model::{
     AuctionPhase, AuctionRow, BlockRow, ChainView, ChannelEdge, ChannelRow, DEFAULT_BINS, LeaseRow,
     LeaseState, Level, LogLine, MAX_BINS, NodeReading, NodeRow, Role, Snapshot, SpectrumFrame,
@@ -1267,6 +1268,8 @@ pub fn run_connected(addr: SocketAddr, options: DashboardOptions) -> anyhow::Res
     let (tx, rx) = std::sync::mpsc::channel();
     let feeder_tx = tx.clone();
     let refresh = options.refresh;
+    let stop = CancellationToken::new();
+    let feeder_stop = stop.clone();
     let feeder = std::thread::Builder::new()
         .name("dashboard-client".into())
         .spawn(move || {
@@ -1280,27 +1283,44 @@ pub fn run_connected(addr: SocketAddr, options: DashboardOptions) -> anyhow::Res
                     return;
                 }
             };
-            rt.block_on(feed_connected(addr, refresh, feeder_tx));
+            rt.block_on(feed_connected(addr, refresh, feeder_tx, feeder_stop));
         })?;
     let result = tui::run(tx, rx, options.run);
+    // Quitting must not wait for a dial or a back-off to end.
+    stop.cancel();
     let _ = feeder.join();
     result.map_err(anyhow::Error::from)
 }
 
-/// The connected feeder behind [`run_connected`]; returns once the dashboard is gone.
-pub async fn feed_connected(addr: SocketAddr, refresh: Duration, tx: Sender<UiEvent>) {
-    let name = addr.to_string();
+/// The connected feeder behind [`run_connected`]; returns once the dashboard is gone or
+/// `stop` is cancelled (at once, even while dialling or waiting to redial).
+pub async fn feed_connected(
+    addr: SocketAddr,
+    refresh: Duration,
+    tx: Sender<UiEvent>,
+    stop: CancellationToken,
+) {
     let mut backoff = Duration::from_millis(500);
     loop {
-        let reason = match attach(addr, refresh, &tx, &mut backoff).await {
+        let attached = tokio::select! {
+            () = stop.cancelled() => return,
+            a = attach(addr, refresh, &tx, &mut backoff) => a,
+        };
+        let reason = match attached {
             Attach::DashboardGone => return,
             Attach::Lost(reason) => reason,
         };
-        let retry = format!("{name}: {reason}; retry in {:.1} s", backoff.as_secs_f32());
+        let retry = format!(
+            "disconnected: {reason}; retry in {:.1} s",
+            backoff.as_secs_f32()
+        );
         if tx.send(UiEvent::Disconnected(retry)).is_err() {
             return;
         }
-        tokio::time::sleep(backoff).await;
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(backoff) => {}
+        }
         backoff = (backoff * 2).min(Duration::from_secs(10));
     }
 }
@@ -1367,7 +1387,7 @@ async fn attach(
                     }
                 }
                 Ok(Some(_)) => {}
-                Ok(None) => return Attach::Lost("the node closed the connection".into()),
+                Ok(None) => return Attach::Lost(format!("{addr} closed the connection")),
                 Err(e) => return lost(e),
             },
             _ = tick.tick() => {

@@ -22,8 +22,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 use crate::bad_input;
-use crate::node::config::TestbedConfig;
 pub use crate::node::config::DEFAULT_TESTBED as DEFAULT_SCENARIO;
+use crate::node::config::TestbedConfig;
 use crate::node::sim::Simulation;
 pub use crate::node::sim::Summary;
 use crate::node::{EventSink, NodeEvent};
@@ -76,13 +76,16 @@ impl RoundProgress {
     }
 }
 
+/// A per-round progress callback.
+pub type ProgressFn = Box<dyn FnMut(&RoundProgress) + Send>;
+
 /// Where `run` reports while it runs (the dashboard's hook).
 #[derive(Default)]
 pub struct RunHooks {
     /// Every node's events (each names its node).
     pub events: Option<Box<dyn EventSink + Send>>,
     /// Called once per round; `None`: a line on stderr.
-    pub progress: Option<Box<dyn FnMut(&RoundProgress) + Send>>,
+    pub progress: Option<ProgressFn>,
     /// Slow virtual time down to at most this many virtual seconds per wall second (for a
     /// watcher); `None`: as fast as possible.
     pub pace: Option<f64>,
@@ -206,7 +209,11 @@ impl EventSink for Tee {
                         if let (Some(&round), Some(busy)) = (self.rounds_of_task.get(&task), busy) {
                             self.fused.entry(round).or_default().insert(
                                 ch.clone(),
-                                (busy, field("busy_reports").unwrap_or(0), field("reports").unwrap_or(0)),
+                                (
+                                    busy,
+                                    field("busy_reports").unwrap_or(0),
+                                    field("reports").unwrap_or(0),
+                                ),
                             );
                             self.height = *height;
                         }
@@ -233,7 +240,11 @@ pub fn run_with(args: &RunArgs, mut hooks: RunHooks) -> anyhow::Result<Summary> 
     let emit_psd = hooks.events.is_some();
     let mut sim = Simulation::new(&testbed, args.seed, Some(args.rounds), emit_psd)?;
     let channels = sim.channel_names().to_vec();
-    let first = testbed.nodes.first().map(|n| n.name.clone()).unwrap_or_default();
+    let first = testbed
+        .nodes
+        .first()
+        .map(|n| n.name.clone())
+        .unwrap_or_default();
     let mut tee = Tee {
         first,
         inner: hooks.events.take(),
@@ -242,7 +253,13 @@ pub fn run_with(args: &RunArgs, mut hooks: RunHooks) -> anyhow::Result<Summary> 
         height: 0,
     };
     let interval = u64::from(testbed.chain.params.target_interval_ms.max(1));
-    let blocks_per_round = testbed.chain.params.contracts.csc.deadline.saturating_add(1);
+    let blocks_per_round = testbed
+        .chain
+        .params
+        .contracts
+        .csc
+        .deadline
+        .saturating_add(1);
     // Generous: ten times the nominal duration, plus a minute.
     let limit_ms = args
         .rounds
@@ -261,7 +278,10 @@ pub fn run_with(args: &RunArgs, mut hooks: RunHooks) -> anyhow::Result<Summary> 
     let mut done_checked = None;
     loop {
         if !sim.step(&mut tee)? {
-            return Err(anyhow::anyhow!("the simulation stalled at {} ms", sim.now_ms()));
+            return Err(anyhow::anyhow!(
+                "the simulation stalled at {} ms",
+                sim.now_ms()
+            ));
         }
         while next_round < args.rounds
             && tee
@@ -330,7 +350,9 @@ pub fn run_with(args: &RunArgs, mut hooks: RunHooks) -> anyhow::Result<Summary> 
     sim.run_until(stop.saturating_add(settle_ms), &mut tee)?;
     let mut extra = 0;
     while !sim.converged() && extra < 20 {
-        let t = sim.now_ms().saturating_add(testbed.chain.sync_interval_ms.max(500));
+        let t = sim
+            .now_ms()
+            .saturating_add(testbed.chain.sync_interval_ms.max(500));
         sim.run_until(t, &mut tee)?;
         extra += 1;
     }

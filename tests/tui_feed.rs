@@ -92,13 +92,15 @@ async fn connected_feed_attaches_streams_rows_and_reports_a_lost_node() {
     }
     let (tx, rx) = mpsc::channel();
     let addr = f.addr;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let stopper = stop.clone();
     // The feeder runs on its own thread and runtime, as `trustband tui --connect` runs it.
     let feeder = std::thread::spawn(move || {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap()
-            .block_on(feed_connected(addr, Duration::from_millis(50), tx));
+            .block_on(feed_connected(addr, Duration::from_millis(50), tx, stop));
     });
     let rx = tokio::task::spawn_blocking(move || {
         assert_eq!(next(&rx), UiEvent::Connected(addr.to_string()));
@@ -136,7 +138,9 @@ async fn connected_feed_attaches_streams_rows_and_reports_a_lost_node() {
             match next(&rx) {
                 UiEvent::Disconnected(why) => {
                     assert!(
-                        why.contains(&addr.to_string()) && why.contains("retry"),
+                        why.starts_with("disconnected")
+                            && why.contains(&addr.to_string())
+                            && why.contains("retry"),
                         "{why}"
                     );
                     break;
@@ -149,8 +153,9 @@ async fn connected_feed_attaches_streams_rows_and_reports_a_lost_node() {
     })
     .await
     .unwrap();
-    // Closing the dashboard ends the feeder at its next send.
+    // Quitting the dashboard stops the feeder, even in the middle of its back-off.
     drop(rx);
+    stopper.cancel();
     tokio::task::spawn_blocking(move || feeder.join().unwrap())
         .await
         .unwrap();

@@ -4,8 +4,17 @@
 //! installs the `tmux` package).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod api_support;
+
 use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+
+use api_support::{FakeNode, block_event};
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+use trustband::api::server::{ServerConfig, serve};
 
 /// A private tmux server (its own socket), killed on drop.
 struct Tmux {
@@ -65,7 +74,13 @@ impl Tmux {
 
 impl Drop for Tmux {
     fn drop(&mut self) {
+        // tmux leaves its socket file behind; remove it too.
+        let socket = self.cmd(&["display-message", "-p", "#{socket_path}"]);
         let _ = self.cmd(&["kill-server"]);
+        let path = String::from_utf8_lossy(&socket.stdout).trim().to_owned();
+        if !path.is_empty() {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 
@@ -78,14 +93,15 @@ fn number_after(screen: &str, label: &str) -> Option<u64> {
     })
 }
 
-#[test]
-fn run_shows_a_live_dashboard_and_q_returns_to_the_shell() {
+/// A tmux session running an interactive `sh` with a known prompt, or `None` (with a note)
+/// where tmux is missing.
+fn shell(tag: &str) -> Option<Tmux> {
     if Command::new("tmux").arg("-V").output().is_err() {
         eprintln!("note: tmux is not installed; skipping the dashboard end-to-end test");
-        return;
+        return None;
     }
     let tmux = Tmux {
-        socket: format!("trustband-test-{}", std::process::id()),
+        socket: format!("trustband-test-{tag}-{}", std::process::id()),
     };
     let started = tmux.cmd(&[
         "new-session",
@@ -108,6 +124,31 @@ fn run_shows_a_live_dashboard_and_q_returns_to_the_shell() {
     tmux.wait_for("the shell prompt", Duration::from_secs(30), |s| {
         s.contains("tb-ready$")
     });
+    Some(tmux)
+}
+
+/// Waits for the shell to be back after the dashboard: `TB_DONE=<code>` printed and the
+/// prompt on the last line; returns the screen.
+fn wait_for_shell(tmux: &Tmux) -> String {
+    let back = tmux.wait_for("the shell after q", Duration::from_secs(60), |s| {
+        s.contains("TB_DONE=")
+            && s.lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .is_some_and(|l| l.trim_end() == "tb-ready$")
+    });
+    assert!(
+        !back.contains("Waterfall"),
+        "the dashboard is still on screen:\n{back}"
+    );
+    back
+}
+
+#[test]
+fn run_shows_a_live_dashboard_and_q_returns_to_the_shell() {
+    let Some(tmux) = shell("run") else {
+        return;
+    };
     let bin = env!("CARGO_BIN_EXE_trustband");
     tmux.type_line(&format!("'{bin}' run --rounds 1000; echo TB_DONE=$?"));
 
@@ -162,15 +203,79 @@ fn run_shows_a_live_dashboard_and_q_returns_to_the_shell() {
 
     // `q` closes the dashboard and gives the shell back.
     assert!(tmux.cmd(&["send-keys", "-t", "tb", "q"]).status.success());
-    let back = tmux.wait_for("the shell after q", Duration::from_secs(60), |s| {
-        s.contains("TB_DONE=")
-            && s.lines()
-                .rev()
-                .find(|l| !l.trim().is_empty())
-                .is_some_and(|l| l.trim_end() == "tb-ready$")
+    wait_for_shell(&tmux);
+}
+
+/// `trustband tui --connect` against a fake node's API served by this test: live heights,
+/// "disconnected" once the node is gone, `q` back to the shell with exit code 0.
+#[test]
+fn tui_connect_follows_a_node_and_shows_when_it_is_gone() {
+    let Some(tmux) = shell("connect") else {
+        return;
+    };
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (events, rx) = broadcast::channel(1024);
+    let shutdown = CancellationToken::new();
+    let token = shutdown.clone();
+    let server = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            serve(
+                listener,
+                Arc::new(FakeNode),
+                rx,
+                token,
+                ServerConfig::default(),
+            )
+            .await
+            .unwrap();
+        });
     });
-    assert!(
-        !back.contains("Waterfall"),
-        "the dashboard is still on screen:\n{back}"
+    // A block every 100 ms until the node goes away.
+    let stop = Arc::new(AtomicBool::new(false));
+    let publisher = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut h = 1;
+            while !stop.load(Ordering::SeqCst) {
+                let _ = events.send(block_event("n1", h, 1000, 0));
+                h += 1;
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        })
+    };
+    let bin = env!("CARGO_BIN_EXE_trustband");
+    tmux.type_line(&format!("'{bin}' tui --connect {addr}; echo TB_DONE=$?"));
+    let first = tmux.wait_for(
+        "the dashboard with a height",
+        Duration::from_secs(60),
+        |s| s.contains("Chain") && number_after(s, "height ").is_some_and(|h| h > 0),
     );
+    let h1 = number_after(&first, "height ").unwrap();
+    let second = tmux.wait_for("the height to grow", Duration::from_secs(60), |s| {
+        number_after(s, "height ").is_some_and(|h| h > h1)
+    });
+    assert!(second.contains("live"), "{second}");
+    // The fake node's status reached the header: its 2 peers.
+    tmux.wait_for("the status in the header", Duration::from_secs(60), |s| {
+        s.lines().next().is_some_and(|l| l.contains("2 peers"))
+    });
+    // The node goes away: the dashboard says so and keeps the last picture.
+    stop.store(true, Ordering::SeqCst);
+    publisher.join().unwrap();
+    shutdown.cancel();
+    server.join().unwrap();
+    let gone = tmux.wait_for("the disconnected mark", Duration::from_secs(60), |s| {
+        s.contains("disconnected")
+    });
+    assert!(gone.contains("Chain"), "{gone}");
+    assert!(tmux.cmd(&["send-keys", "-t", "tb", "q"]).status.success());
+    let back = wait_for_shell(&tmux);
+    assert!(back.contains("TB_DONE=0"), "{back}");
 }

@@ -43,8 +43,7 @@ impl VirtualClock {
 
     /// Sets the virtual time elapsed since the origin (never backwards).
     pub fn set_elapsed(&self, elapsed_ms: u64) {
-        self.elapsed_ms
-            .set(self.elapsed_ms.get().max(elapsed_ms));
+        self.elapsed_ms.set(self.elapsed_ms.get().max(elapsed_ms));
     }
 
     /// Virtual time elapsed since the origin.

@@ -513,10 +513,15 @@ fn key_at(text: &str, offset: usize, message: &str) -> String {
             }
         }
     }
-    let named = ["unknown field `", "missing field `", "duplicate key `", "unknown variant `"]
-        .iter()
-        .find_map(|p| message.split(p).nth(1).and_then(|r| r.split('`').next()))
-        .map(str::to_owned);
+    let named = [
+        "unknown field `",
+        "missing field `",
+        "duplicate key `",
+        "unknown variant `",
+    ]
+    .iter()
+    .find_map(|p| message.split(p).nth(1).and_then(|r| r.split('`').next()))
+    .map(str::to_owned);
     let on_line = if line.starts_with('[') {
         None
     } else {
@@ -570,17 +575,37 @@ fn node_offset(text: &str, index: usize) -> usize {
     0
 }
 
-/// Byte offset of the first line defining `key` (`key =` or `[key]`), else 0.
+/// Byte offset of the line defining the dotted `key`: its `[key]` / `[[key]]` header, else
+/// the first `last_segment =` line, else its parent's header, else 0.
 fn key_offset(text: &str, key: &str) -> usize {
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        let t = line.trim_start();
-        if t.starts_with(&format!("{key} ")) || t.starts_with(&format!("{key}=")) || t.starts_with(&format!("[{key}]")) {
-            return offset;
+    let find = |pred: &dyn Fn(&str) -> bool| {
+        let mut offset = 0;
+        for line in text.split_inclusive('\n') {
+            if pred(line.trim()) {
+                return Some(offset);
+            }
+            offset += line.len();
         }
-        offset += line.len();
+        None
+    };
+    let header = |k: &str| {
+        let (a, b) = (format!("[{k}]"), format!("[[{k}]]"));
+        find(&|t: &str| t == a || t == b)
+    };
+    if let Some(off) = header(key) {
+        return off;
     }
-    0
+    let last = key.rsplit('.').next().unwrap_or(key);
+    let assigned = find(&|t: &str| {
+        t.strip_prefix(last)
+            .is_some_and(|rest| rest.trim_start().starts_with('='))
+    });
+    if let Some(off) = assigned {
+        return off;
+    }
+    key.rsplit_once('.')
+        .and_then(|(parent, _)| header(parent))
+        .unwrap_or(0)
 }
 
 impl TestbedConfig {
@@ -617,7 +642,7 @@ impl TestbedConfig {
 
     fn validate(&self, text: &str, origin: &str) -> anyhow::Result<()> {
         let at_key = |key: &str, message: String| {
-            let off = key_offset(text, key.rsplit('.').next().unwrap_or(key));
+            let off = key_offset(text, key);
             located(text, origin, off..off, &message, Some(key))
         };
         if self.nodes.is_empty() {
@@ -626,7 +651,10 @@ impl TestbedConfig {
         if !(self.sensing.window_s.is_finite() && self.sensing.window_s > 0.0) {
             return Err(at_key(
                 "sensing.window_s",
-                format!("{} is not a positive number of seconds", self.sensing.window_s),
+                format!(
+                    "{} is not a positive number of seconds",
+                    self.sensing.window_s
+                ),
             ));
         }
         if !(self.sensing.grid_m.is_finite() && self.sensing.grid_m > 0.0) {
@@ -646,7 +674,13 @@ impl TestbedConfig {
         for (i, node) in self.nodes.iter().enumerate() {
             let off = node_offset(text, i);
             let err = |key: &str, message: String| {
-                located(text, origin, off..off, &message, Some(&format!("node[{i}].{key}")))
+                located(
+                    text,
+                    origin,
+                    off..off,
+                    &message,
+                    Some(&format!("node[{i}].{key}")),
+                )
             };
             if node.name.trim().is_empty() {
                 return Err(err("name", "empty name".to_owned()));
@@ -678,7 +712,10 @@ impl TestbedConfig {
                 }
             }
             if !(node.bid.spread.is_finite() && node.bid.spread >= 0.0) {
-                return Err(err("bid.spread", format!("{} is not >= 0", node.bid.spread)));
+                return Err(err(
+                    "bid.spread",
+                    format!("{} is not >= 0", node.bid.spread),
+                ));
             }
             if node.wallet.seed.is_some() && node.wallet.key_file.is_some() {
                 return Err(err(
@@ -688,7 +725,10 @@ impl TestbedConfig {
             }
         }
         if mnos > 1 {
-            return Err(at_key("roles", "at most one node may be the MNO".to_owned()));
+            return Err(at_key(
+                "roles",
+                "at most one node may be the MNO".to_owned(),
+            ));
         }
         for p in &self.network.partitions {
             for name in p.groups.iter().flatten() {
@@ -723,10 +763,7 @@ impl TestbedConfig {
             .map_err(|e| at_key("sensing", format!("{e:#}")))?;
         for t in &self.truth {
             if !channels.iter().any(|c| c.name == t.channel) {
-                return Err(at_key(
-                    "truth",
-                    format!("unknown channel `{}`", t.channel),
-                ));
+                return Err(at_key("truth", format!("unknown channel `{}`", t.channel)));
             }
         }
         for (i, node) in self.nodes.iter().enumerate() {
@@ -962,7 +999,11 @@ impl NodeFile {
                 &text,
                 &origin,
                 off..off,
-                &format!("the testbed {} has no node `{}`", file.testbed.display(), file.name),
+                &format!(
+                    "the testbed {} has no node `{}`",
+                    file.testbed.display(),
+                    file.name
+                ),
                 Some("name"),
             ));
         }
@@ -1002,13 +1043,23 @@ mod tests {
         assert!(msg.starts_with("t.toml:4:"), "{msg}");
         assert!(msg.contains("node[0].speed"), "{msg}");
 
-        let text = "name = \"x\"\n[[node]]\nname = \"a\"\n[[node]]\nname = \"a\"\nroles = [\"mo\"]\n";
-        let msg = format!("{:#}", TestbedConfig::parse(text, "t.toml", None).unwrap_err());
+        let text =
+            "name = \"x\"\n[[node]]\nname = \"a\"\n[[node]]\nname = \"a\"\nroles = [\"mo\"]\n";
+        let msg = format!(
+            "{:#}",
+            TestbedConfig::parse(text, "t.toml", None).unwrap_err()
+        );
         assert!(msg.starts_with("t.toml:4:"), "{msg}");
-        assert!(msg.contains("node[1].name") && msg.contains("duplicate"), "{msg}");
+        assert!(
+            msg.contains("node[1].name") && msg.contains("duplicate"),
+            "{msg}"
+        );
 
         let text = "name = \"x\"\n[[node]]\nname = \"a\"\nroles = [\"pilot\"]\n";
-        let msg = format!("{:#}", TestbedConfig::parse(text, "t.toml", None).unwrap_err());
+        let msg = format!(
+            "{:#}",
+            TestbedConfig::parse(text, "t.toml", None).unwrap_err()
+        );
         assert!(msg.starts_with("t.toml:4:"), "{msg}");
         assert!(msg.contains("roles"), "{msg}");
     }

@@ -30,6 +30,7 @@ use chain::transition::build_block;
 use chain::tx::{ContractId, TxPayload};
 use chain::{Block, Error as ChainError, Hash256, SignedTx, UnsignedTx, Verification};
 
+use super::EventSink;
 use super::config::{BidSpec, Role};
 use super::events::{NodeEvent, NodeStatus};
 use super::ledger::{ChainUpdate, Ledger};
@@ -37,7 +38,6 @@ use super::mempool::Mempool;
 use super::roles::{self, Intent, Plan, RoleCtx};
 use super::sensing::{Sensor, psd_event};
 use super::wallet::Wallet;
-use super::EventSink;
 
 /// Blocks an intent stays remembered after its transaction left the mempool.
 const INTENT_RETRY: u64 = 4;
@@ -51,6 +51,8 @@ const MEMPOOL_CAPACITY: usize = 20_000;
 const RANGE_SYNC_GAP: u64 = 8;
 /// Peers asked for one missing block before the walk waits for the next head poll.
 const BLOCK_RETRIES: u32 = 3;
+/// Upload records kept (the oldest half goes beyond this; a simulation keeps far fewer).
+const UPLOAD_RECORDS: usize = 1 << 16;
 /// Bins of the PSD events.
 const PSD_BINS: usize = 256;
 
@@ -177,7 +179,11 @@ pub struct Node<P> {
 
 #[allow(clippy::cast_possible_truncation)]
 fn grid_cell(position: [f64; 2], grid_m: f64) -> GridCell {
-    let c = |v: f64| (v / grid_m).floor().clamp(f64::from(i32::MIN), f64::from(i32::MAX)) as i32;
+    let c = |v: f64| {
+        (v / grid_m)
+            .floor()
+            .clamp(f64::from(i32::MIN), f64::from(i32::MAX)) as i32
+    };
     GridCell {
         x: c(position[0]),
         y: c(position[1]),
@@ -188,7 +194,11 @@ fn grid_cell(position: [f64; 2], grid_m: f64) -> GridCell {
 fn energy_mdb(energy_dbfs: f64, noise_dbfs: f64) -> i32 {
     let limit = f64::from(fusion::ENERGY_LIMIT_MDB);
     let v = ((energy_dbfs - noise_dbfs) * 1000.0).round();
-    if v.is_finite() { v.clamp(-limit, limit) as i32 } else { 0 }
+    if v.is_finite() {
+        v.clamp(-limit, limit) as i32
+    } else {
+        0
+    }
 }
 
 impl<P> Node<P>
@@ -316,15 +326,25 @@ where
     /// Starts the node at `now_ms`: draws the first mining time, schedules the first head
     /// poll and lets the roles act on the current head (a restarted node picks up where its
     /// chain is).
-    pub fn start<N: Network<Peer = P>>(&mut self, now_ms: u64, net: &mut N, sink: &mut dyn EventSink) {
+    pub fn start<N: Network<Peer = P>>(
+        &mut self,
+        now_ms: u64,
+        net: &mut N,
+        sink: &mut dyn EventSink,
+    ) {
         self.schedule_mining(now_ms);
         self.next_sync_at = now_ms.saturating_add(self.sync_interval_ms / 2);
-        self.log(now_ms, "info", format!(
-            "started at height {} ({}), account {}",
-            self.ledger.head_height(),
-            self.ledger.head(),
-            self.address()
-        ), sink);
+        self.log(
+            now_ms,
+            "info",
+            format!(
+                "started at height {} ({}), account {}",
+                self.ledger.head_height(),
+                self.ledger.head(),
+                self.address()
+            ),
+            sink,
+        );
         self.act(now_ms, net, sink);
     }
 
@@ -343,10 +363,7 @@ where
     }
 
     fn account_name(&self, a: &Address) -> String {
-        self.names
-            .get(a)
-            .cloned()
-            .unwrap_or_else(|| a.to_string())
+        self.names.get(a).cloned().unwrap_or_else(|| a.to_string())
     }
 
     fn channel_name(&self, c: u32) -> String {
@@ -390,21 +407,22 @@ where
                         && let Some(other) = self.next_peer(Some(&peer))
                         && self.wanted.insert(hash)
                     {
-                        self.request(net, &other, SyncRequest::BlockByHash(hash), Pending::Block(hash));
+                        self.request(
+                            net,
+                            &other,
+                            SyncRequest::BlockByHash(hash),
+                            Pending::Block(hash),
+                        );
                     }
                 }
                 tracing::debug!(node = %self.name, %peer, %id, %reason, "request failed");
             }
-            NetEvent::PeerConnected { peer } => {
-                if self.peers.insert(peer.clone()) {
-                    self.log(now_ms, "info", format!("peer {peer} connected"), sink);
-                    self.request(net, &peer, SyncRequest::Head, Pending::Head);
-                }
+            NetEvent::PeerConnected { peer } if self.peers.insert(peer.clone()) => {
+                self.log(now_ms, "info", format!("peer {peer} connected"), sink);
+                self.request(net, &peer, SyncRequest::Head, Pending::Head);
             }
-            NetEvent::PeerDisconnected { peer } => {
-                if self.peers.remove(&peer) {
-                    self.log(now_ms, "info", format!("peer {peer} disconnected"), sink);
-                }
+            NetEvent::PeerDisconnected { peer } if self.peers.remove(&peer) => {
+                self.log(now_ms, "info", format!("peer {peer} disconnected"), sink);
             }
             NetEvent::Misbehaviour {
                 peer,
@@ -415,7 +433,10 @@ where
                 self.log(
                     now_ms,
                     "warn",
-                    format!("peer {peer} misbehaved ({reason}), score {score}{}", if banned { ", banned" } else { "" }),
+                    format!(
+                        "peer {peer} misbehaved ({reason}), score {score}{}",
+                        if banned { ", banned" } else { "" }
+                    ),
                     sink,
                 );
             }
@@ -437,7 +458,13 @@ where
         None
     }
 
-    fn request<N: Network<Peer = P>>(&mut self, net: &mut N, peer: &P, req: SyncRequest, what: Pending) {
+    fn request<N: Network<Peer = P>>(
+        &mut self,
+        net: &mut N,
+        peer: &P,
+        req: SyncRequest,
+        what: Pending,
+    ) {
         match net.request(peer, req) {
             Ok(id) => {
                 self.requests.insert(id, what);
@@ -471,7 +498,12 @@ where
         }
         if let Err(e) = tx.verify_signature() {
             let _ = net.report(from, "invalid transaction signature");
-            self.log(now_ms, "warn", format!("dropped a transaction from {from}: {e}"), sink);
+            self.log(
+                now_ms,
+                "warn",
+                format!("dropped a transaction from {from}: {e}"),
+                sink,
+            );
             return;
         }
         let own = !tx.tx.is_anonymous() && tx.sender_address() == self.address();
@@ -503,7 +535,12 @@ where
                     && !tree.is_invalid(&hash)
                     && self.wanted.insert(parent)
                 {
-                    self.request(net, peer, SyncRequest::BlockByHash(parent), Pending::Block(parent));
+                    self.request(
+                        net,
+                        peer,
+                        SyncRequest::BlockByHash(parent),
+                        Pending::Block(parent),
+                    );
                 }
                 if update.head_moved() {
                     self.on_head_change(now_ms, &update, net, sink);
@@ -521,7 +558,13 @@ where
         }
     }
 
-    fn on_request<N: Network<Peer = P>>(&mut self, req: SyncRequest, reply: ReplyHandle, from: &P, net: &mut N) {
+    fn on_request<N: Network<Peer = P>>(
+        &mut self,
+        req: SyncRequest,
+        reply: ReplyHandle,
+        from: &P,
+        net: &mut N,
+    ) {
         let tree = self.ledger.tree();
         let resp = match req {
             SyncRequest::BlocksFrom { height, max } => {
@@ -540,7 +583,9 @@ where
                     blocks,
                 }
             }
-            SyncRequest::BlockByHash(hash) => SyncResponse::Block(tree.block(&hash).map(|b| (*b).clone())),
+            SyncRequest::BlockByHash(hash) => {
+                SyncResponse::Block(tree.block(&hash).map(|b| (*b).clone()))
+            }
             SyncRequest::Checkpoint => SyncResponse::Checkpoint(
                 tree.confirmed_checkpoint()
                     .and_then(|h| tree.block(&h))
@@ -585,7 +630,12 @@ where
                     };
                     self.request(net, from, req, Pending::Range);
                 } else if self.wanted.insert(info.hash) {
-                    self.request(net, from, SyncRequest::BlockByHash(info.hash), Pending::Block(info.hash));
+                    self.request(
+                        net,
+                        from,
+                        SyncRequest::BlockByHash(info.hash),
+                        Pending::Block(info.hash),
+                    );
                 }
             }
             SyncResponse::Block(block) => {
@@ -596,7 +646,10 @@ where
                     self.on_block(now_ms, block, Some(from), net, sink);
                 }
             }
-            SyncResponse::Blocks { head_height, blocks } => {
+            SyncResponse::Blocks {
+                head_height,
+                blocks,
+            } => {
                 let full = blocks.len() >= MAX_SYNC_BLOCKS as usize;
                 let mut last = 0;
                 for block in blocks {
@@ -616,7 +669,12 @@ where
     }
 
     /// Handles whatever is due at `now_ms`: sensing jobs, a mined block, a head poll.
-    pub fn on_tick<N: Network<Peer = P>>(&mut self, now_ms: u64, net: &mut N, sink: &mut dyn EventSink) {
+    pub fn on_tick<N: Network<Peer = P>>(
+        &mut self,
+        now_ms: u64,
+        net: &mut N,
+        sink: &mut dyn EventSink,
+    ) {
         let due: Vec<(u64, Hash256)> = self
             .jobs
             .iter()
@@ -673,11 +731,20 @@ where
         let u = self.uniform();
         let wait = -(1.0 - u).ln() / rate_per_ms;
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let wait_ms = if wait.is_finite() { wait.ceil().clamp(1.0, 1.0e15) as u64 } else { u64::MAX / 4 };
+        let wait_ms = if wait.is_finite() {
+            wait.ceil().clamp(1.0, 1.0e15) as u64
+        } else {
+            u64::MAX / 4
+        };
         self.next_block_at = Some(now_ms.saturating_add(wait_ms));
     }
 
-    fn mine_block<N: Network<Peer = P>>(&mut self, now_ms: u64, net: &mut N, sink: &mut dyn EventSink) {
+    fn mine_block<N: Network<Peer = P>>(
+        &mut self,
+        now_ms: u64,
+        net: &mut N,
+        sink: &mut dyn EventSink,
+    ) {
         self.next_block_at = None;
         let state = Arc::clone(self.ledger.head_state());
         let parent = self.ledger.head();
@@ -709,10 +776,18 @@ where
         match block {
             Ok(block) => {
                 self.mined += 1;
+                let hash = block.hash();
                 let msg = NetMessage::Block(block.clone());
                 self.on_block(now_ms, block, None, net, sink);
-                if let Err(e) = net.publish(&msg) {
+                if self.ledger.tree().contains(&hash)
+                    && let Err(e) = net.publish(&msg)
+                {
                     self.log(now_ms, "warn", format!("block not gossiped: {e}"), sink);
+                }
+                // The head did not move (our block lost a tie, or failed validation, logged):
+                // mine on.
+                if self.next_block_at.is_none() {
+                    self.schedule_mining(now_ms);
                 }
             }
             Err(e) => {
@@ -751,7 +826,12 @@ where
             self.emit_block(now_ms, adopted, if i == 0 { reorg } else { 0 }, sink);
         }
         if reorg > 0 {
-            self.log(now_ms, "info", format!("reorg: {reorg} block(s) rolled back, head {height}"), sink);
+            self.log(
+                now_ms,
+                "info",
+                format!("reorg: {reorg} block(s) rolled back, head {height}"),
+                sink,
+            );
         }
         self.schedule_mining(now_ms);
         self.act(now_ms, net, sink);
@@ -760,7 +840,13 @@ where
         }
     }
 
-    fn emit_block(&mut self, now_ms: u64, adopted: &super::ledger::Adopted, reorg: u64, sink: &mut dyn EventSink) {
+    fn emit_block(
+        &mut self,
+        now_ms: u64,
+        adopted: &super::ledger::Adopted,
+        reorg: u64,
+        sink: &mut dyn EventSink,
+    ) {
         let h = &adopted.block.header;
         sink.emit(NodeEvent::Block {
             node: self.name.clone(),
@@ -839,36 +925,86 @@ where
             ContractEvent::Selected { task, sensors, .. } => {
                 format!("task {task} on {ch}: {} sensors selected", sensors.len())
             }
-            ContractEvent::ReportAccepted { task, decision, energy_mdb, .. } => format!(
+            ContractEvent::ReportAccepted {
+                task,
+                decision,
+                energy_mdb,
+                ..
+            } => format!(
                 "task {task} on {ch}: anonymous report {} ({:.1} dB) accepted",
                 if *decision { "busy" } else { "idle" },
                 f64::from(*energy_mdb) / 1000.0
             ),
-            ContractEvent::Fused { task, busy, reports, busy_reports, .. } => format!(
+            ContractEvent::Fused {
+                task,
+                busy,
+                reports,
+                busy_reports,
+                ..
+            } => format!(
                 "task {task} on {ch}: fused {} ({busy_reports}/{reports} busy)",
                 if *busy { "BUSY" } else { "idle" }
             ),
             ContractEvent::Revealed { task, account, .. } => {
-                format!("{} revealed its report for task {task}", self.account_name(account))
+                format!(
+                    "{} revealed its report for task {task}",
+                    self.account_name(account)
+                )
             }
-            ContractEvent::Settled { task, trust, minted, .. } => {
-                format!("task {task} on {ch} settled: {} sensors scored, {minted} minted", trust.len())
+            ContractEvent::Settled {
+                task,
+                trust,
+                minted,
+                ..
+            } => {
+                format!(
+                    "task {task} on {ch} settled: {} sensors scored, {minted} minted",
+                    trust.len()
+                )
             }
-            ContractEvent::AuctionOpened { auction, .. } => format!("auction {auction} opened for {ch}"),
+            ContractEvent::AuctionOpened { auction, .. } => {
+                format!("auction {auction} opened for {ch}")
+            }
             ContractEvent::AuctionSkipped { channel: c, .. } => {
                 format!("{} idle but not auctioned", self.channel_name(*c))
             }
-            ContractEvent::BidCommitted { auction, bidder, .. } => {
-                format!("{} committed a sealed bid in auction {auction}", self.account_name(bidder))
+            ContractEvent::BidCommitted {
+                auction, bidder, ..
+            } => {
+                format!(
+                    "{} committed a sealed bid in auction {auction}",
+                    self.account_name(bidder)
+                )
             }
-            ContractEvent::BidsRevealed { auction, bidder, bids } => {
-                format!("{} revealed {bids} bid(s) in auction {auction}", self.account_name(bidder))
+            ContractEvent::BidsRevealed {
+                auction,
+                bidder,
+                bids,
+            } => {
+                format!(
+                    "{} revealed {bids} bid(s) in auction {auction}",
+                    self.account_name(bidder)
+                )
             }
-            ContractEvent::AuctionSettled { auction, winner, price, .. } => match winner {
-                Some(w) => format!("auction {auction} on {ch} won by {} at {price}", self.account_name(w)),
+            ContractEvent::AuctionSettled {
+                auction,
+                winner,
+                price,
+                ..
+            } => match winner {
+                Some(w) => format!(
+                    "auction {auction} on {ch} won by {} at {price}",
+                    self.account_name(w)
+                ),
                 None => format!("auction {auction} on {ch}: no valid bid"),
             },
-            ContractEvent::LeaseGranted { holder, start, expires, price, .. } => format!(
+            ContractEvent::LeaseGranted {
+                holder,
+                start,
+                expires,
+                price,
+                ..
+            } => format!(
                 "lease of {ch} granted to {} for heights {start}..={expires} at {price}",
                 self.account_name(holder)
             ),
@@ -877,13 +1013,24 @@ where
                 self.account_name(holder)
             ),
             ContractEvent::LeaseResumed { holder, .. } => {
-                format!("lease of {ch} held by {} resumed", self.account_name(holder))
+                format!(
+                    "lease of {ch} held by {} resumed",
+                    self.account_name(holder)
+                )
             }
             ContractEvent::LeaseExpired { holder, .. } => {
-                format!("lease of {ch} held by {} expired", self.account_name(holder))
+                format!(
+                    "lease of {ch} held by {} expired",
+                    self.account_name(holder)
+                )
             }
-            ContractEvent::LeaseRenewed { holder, expires, .. } => {
-                format!("lease of {ch} renewed by {} until {expires}", self.account_name(holder))
+            ContractEvent::LeaseRenewed {
+                holder, expires, ..
+            } => {
+                format!(
+                    "lease of {ch} renewed by {} until {expires}",
+                    self.account_name(holder)
+                )
             }
             _ => format!("{kind} ({ch})"),
         }
@@ -923,7 +1070,12 @@ where
         let plans = match plans {
             Ok(p) => p,
             Err(e) => {
-                self.log(now_ms, "error", format!("cannot read the contracts' state: {e}"), sink);
+                self.log(
+                    now_ms,
+                    "error",
+                    format!("cannot read the contracts' state: {e}"),
+                    sink,
+                );
                 return;
             }
         };
@@ -932,17 +1084,36 @@ where
                 continue;
             }
             match plan {
-                Plan::Call { intent, contract, call } => {
-                    match self.sign_call(&state, contract, &call) {
-                        Ok(tx) => {
-                            let id = tx.id();
-                            self.submit(tx, net);
-                            self.intents.insert(intent, IntentState { created: height, tx: Some(id) });
-                        }
-                        Err(e) => self.log(now_ms, "error", format!("cannot sign a {} call: {e}", call.name()), sink),
+                Plan::Call {
+                    intent,
+                    contract,
+                    call,
+                } => match self.sign_call(&state, contract, &call) {
+                    Ok(tx) => {
+                        let id = tx.id();
+                        self.submit(tx, net);
+                        self.intents.insert(
+                            intent,
+                            IntentState {
+                                created: height,
+                                tx: Some(id),
+                            },
+                        );
                     }
-                }
-                Plan::Sense { intent, task, round, channel, ring } => {
+                    Err(e) => self.log(
+                        now_ms,
+                        "error",
+                        format!("cannot sign a {} call: {e}", call.name()),
+                        sink,
+                    ),
+                },
+                Plan::Sense {
+                    intent,
+                    task,
+                    round,
+                    channel,
+                    ring,
+                } => {
                     let key = (task, roles::ring_digest(&ring));
                     self.jobs.insert(
                         key,
@@ -955,7 +1126,13 @@ where
                             intent: intent.clone(),
                         },
                     );
-                    self.intents.insert(intent, IntentState { created: height, tx: None });
+                    self.intents.insert(
+                        intent,
+                        IntentState {
+                            created: height,
+                            tx: None,
+                        },
+                    );
                 }
             }
         }
@@ -987,7 +1164,8 @@ where
         let own = !tx.tx.is_anonymous();
         // Own uploads are re-sent like own calls (`own` only skips the nonce bookkeeping).
         let _ = own;
-        self.mempool.add(tx.clone(), self.ledger.head_height(), true);
+        self.mempool
+            .add(tx.clone(), self.ledger.head_height(), true);
         if let Err(e) = net.publish(&NetMessage::Tx(tx)) {
             tracing::debug!(node = %self.name, error = %e, "transaction not gossiped yet");
         }
@@ -1006,7 +1184,9 @@ where
         let still = state
             .contract_state(&task_contract(job.task))
             .and_then(|b| <Task as chain::codec::Decode>::from_bytes(b).ok())
-            .is_some_and(|t| t.phase == TaskPhase::Sensing && t.ring == job.ring && next <= t.timeline.deadline);
+            .is_some_and(|t| {
+                t.phase == TaskPhase::Sensing && t.ring == job.ring && next <= t.timeline.deadline
+            });
         if !still {
             return;
         }
@@ -1016,7 +1196,12 @@ where
         let report = match sensor.sense(job.round) {
             Ok(r) => r,
             Err(e) => {
-                self.log(now_ms, "error", format!("sensing round {} failed: {e:#}", job.round), sink);
+                self.log(
+                    now_ms,
+                    "error",
+                    format!("sensing round {} failed: {e:#}", job.round),
+                    sink,
+                );
                 return;
             }
         };
@@ -1044,7 +1229,12 @@ where
             .ok()
             .and_then(|c| report.decisions.get(c))
         else {
-            self.log(now_ms, "error", format!("no decision for channel {}", job.channel), sink);
+            self.log(
+                now_ms,
+                "error",
+                format!("no decision for channel {}", job.channel),
+                sink,
+            );
             return;
         };
         let sensing = SensingReport {
@@ -1054,12 +1244,24 @@ where
             commitment: roles::my_commitment(&self.wallet, job.task),
         };
         let signed = Ring::from_bytes(&job.ring.concat()).and_then(|ring| {
-            AnonymousUpload::sign(self.wallet.key(), job.task, job.round, sensing, ring, &mut self.rng)
+            AnonymousUpload::sign(
+                self.wallet.key(),
+                job.task,
+                job.round,
+                sensing,
+                ring,
+                &mut self.rng,
+            )
         });
         let upload = match signed {
             Ok(u) => u,
             Err(e) => {
-                self.log(now_ms, "error", format!("cannot sign the report of task {}: {e}", job.task), sink);
+                self.log(
+                    now_ms,
+                    "error",
+                    format!("cannot sign the report of task {}: {e}", job.task),
+                    sink,
+                );
                 return;
             }
         };
@@ -1067,6 +1269,9 @@ where
         match SignedTx::anonymous(upload) {
             Ok(tx) => {
                 let id = tx.id();
+                if self.uploads.len() >= UPLOAD_RECORDS {
+                    self.uploads.drain(..UPLOAD_RECORDS / 2);
+                }
                 self.uploads.push(UploadRecord {
                     task: job.task,
                     round: job.round,
@@ -1085,7 +1290,12 @@ where
                     },
                 );
             }
-            Err(e) => self.log(now_ms, "error", format!("cannot wrap the upload: {e}"), sink),
+            Err(e) => self.log(
+                now_ms,
+                "error",
+                format!("cannot wrap the upload: {e}"),
+                sink,
+            ),
         }
     }
 }
@@ -1100,5 +1310,40 @@ fn permanently_invalid(e: &ChainError) -> bool {
         | ChainError::RoundMismatch { .. }
         | ChainError::UnknownContract { .. } => true,
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn report_fields_are_coarse_and_bounded() {
+        assert_eq!(grid_cell([30.0, 99.9], 50.0), GridCell { x: 0, y: 1 });
+        assert_eq!(grid_cell([-0.1, 100.0], 50.0), GridCell { x: -1, y: 2 });
+        assert_eq!(energy_mdb(-30.0, -40.0), 10_000);
+        assert_eq!(energy_mdb(100.0, -100.0), fusion::ENERGY_LIMIT_MDB);
+        assert_eq!(energy_mdb(f64::NAN, -40.0), 0);
+    }
+
+    #[test]
+    fn only_hopeless_transactions_are_dropped() {
+        let a = Address::from_bytes([1; 20]);
+        assert!(permanently_invalid(&ChainError::NonceMismatch {
+            account: a,
+            expected: 5,
+            got: 4
+        }));
+        assert!(!permanently_invalid(&ChainError::NonceMismatch {
+            account: a,
+            expected: 5,
+            got: 6
+        }));
+        assert!(!permanently_invalid(&ChainError::InsufficientFunds {
+            account: a,
+            needed: 2,
+            available: 1
+        }));
     }
 }

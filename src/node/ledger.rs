@@ -25,7 +25,7 @@ const STATE_CACHE: u64 = 160;
 /// Where the blocks live.
 #[derive(Debug)]
 enum Backend {
-    Memory(BlockTree),
+    Memory(Box<BlockTree>),
     Stored(Box<ChainStore>),
 }
 
@@ -110,7 +110,7 @@ impl Ledger {
         let mut states = BTreeMap::new();
         states.insert(built.hash, (0, Arc::clone(&state)));
         Ok(Self {
-            backend: Backend::Memory(tree),
+            backend: Backend::Memory(Box::new(tree)),
             params: built.params,
             states,
             head_state: state,
@@ -173,7 +173,11 @@ impl Ledger {
     ///
     /// # Errors
     /// The block's validation error (or a storage error).
-    pub fn insert(&mut self, block: Block, now_ms: Option<u64>) -> Result<ChainUpdate, chain::Error> {
+    pub fn insert(
+        &mut self,
+        block: Block,
+        now_ms: Option<u64>,
+    ) -> Result<ChainUpdate, chain::Error> {
         let outcome = self.backend.insert(block, now_ms)?;
         let mut update = ChainUpdate {
             connected: outcome.connected.len(),
@@ -221,8 +225,7 @@ impl Ledger {
             Some((_, s)) => Arc::clone(s),
             None => {
                 let s = self.backend.head_state()?;
-                self.states
-                    .insert(head, (s.meta.height, Arc::clone(&s)));
+                self.states.insert(head, (s.meta.height, Arc::clone(&s)));
                 s
             }
         };

@@ -105,7 +105,7 @@ impl Mempool {
             .iter()
             .map(|(id, e)| (e.tx.tx.nonce, *id, &e.tx))
             .collect();
-        list.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        list.sort_by_key(|a| (a.0, a.1));
         list.into_iter().map(|(_, _, tx)| tx.clone()).collect()
     }
 

@@ -16,6 +16,7 @@ use anyhow::Context;
 use chain::net::p2p::{CancellationToken, Multiaddr, P2pConfig, P2pNode};
 use tokio::sync::{broadcast, watch};
 
+use super::EventSink;
 use super::clock::{Clock, WallClock};
 use super::config::{NodeFile, Role, TestbedConfig};
 use super::core::{Node, NodeSetup};
@@ -23,7 +24,6 @@ use super::events::{NodeEvent, NodeStatus};
 use super::ledger::Ledger;
 use super::sensing::Sensor;
 use super::wallet::Wallet;
-use super::EventSink;
 use crate::bad_input;
 
 /// Where a running node reports (see [`super`]).
@@ -69,12 +69,18 @@ impl EventSink for Sink<'_> {
                 NodeEvent::Contract { kind, text, .. }
                     if matches!(
                         kind.as_str(),
-                        "fused" | "auction_settled" | "lease_granted" | "lease_suspended" | "lease_expired"
+                        "fused"
+                            | "auction_settled"
+                            | "lease_granted"
+                            | "lease_suspended"
+                            | "lease_expired"
                     ) =>
                 {
                     eprintln!("  {text}");
                 }
-                NodeEvent::Log { level, text, .. } if level != "debug" => eprintln!("  [{level}] {text}"),
+                NodeEvent::Log { level, text, .. } if level != "debug" => {
+                    eprintln!("  [{level}] {text}")
+                }
                 _ => {}
             }
         }
@@ -103,8 +109,8 @@ pub fn load(
     name: Option<&str>,
     data_dir: Option<&Path>,
 ) -> anyhow::Result<(NodeFile, TestbedConfig)> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| bad_input(format!("{}: {e}", path.display())))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| bad_input(format!("{}: {e}", path.display())))?;
     let (mut file, testbed) = if NodeFile::is_node_file(&text) {
         NodeFile::load(path)?
     } else {
@@ -181,10 +187,7 @@ pub async fn run(
     };
     let listen = match &file.listen {
         Some(l) => parse_addrs(l, "listen")?,
-        None => parse_addrs(
-            spec.addr.as_slice(),
-            &format!("node `{}`.addr", spec.name),
-        )?,
+        None => parse_addrs(spec.addr.as_slice(), &format!("node `{}`.addr", spec.name))?,
     };
     if listen.is_empty() {
         return Err(bad_input(format!(
@@ -228,7 +231,9 @@ pub async fn run(
     };
     let mut p2p = P2pNode::start(wallet.key(), p2p_config, shutdown.clone()).await?;
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    let window_ms = (testbed.sensing.window_s * 1000.0).round().clamp(1.0, 1.0e9) as u64;
+    let window_ms = (testbed.sensing.window_s * 1000.0)
+        .round()
+        .clamp(1.0, 1.0e9) as u64;
     let mut node: Node<chain::net::p2p::PeerId> = Node::new(NodeSetup {
         name: spec.name.clone(),
         roles: spec.roles.clone(),

@@ -103,7 +103,14 @@ impl Sensor {
                 let detector =
                     EnergyDetector::new(config, info.sample_rate_hz, info.center_hz, channels)
                         .with_context(ctx)?;
-                Ok(Some(Self::new(Box::new(source), None, detector, None, false, info.label)))
+                Ok(Some(Self::new(
+                    Box::new(source),
+                    None,
+                    detector,
+                    None,
+                    false,
+                    info.label,
+                )))
             }
             SourceSpec::File {
                 path,
@@ -118,14 +125,18 @@ impl Sensor {
                     center: *center_hz,
                     ..SourceArgs::default()
                 };
-                Self::open_recording(args, config, channels).map(Some).with_context(ctx)
+                Self::open_recording(args, config, channels)
+                    .map(Some)
+                    .with_context(ctx)
             }
             SourceSpec::Sigmf { path } => {
                 let args = SourceArgs {
                     input: Some(testbed.capture_path(path)),
                     ..SourceArgs::default()
                 };
-                Self::open_recording(args, config, channels).map(Some).with_context(ctx)
+                Self::open_recording(args, config, channels)
+                    .map(Some)
+                    .with_context(ctx)
             }
             SourceSpec::Soapy {
                 args,
@@ -154,7 +165,14 @@ impl Sensor {
                 let detector =
                     EnergyDetector::new(config, info.sample_rate_hz, info.center_hz, channels)
                         .with_context(ctx)?;
-                Ok(Some(Self::new(opened.source, None, detector, None, true, info.label)))
+                Ok(Some(Self::new(
+                    opened.source,
+                    None,
+                    detector,
+                    None,
+                    true,
+                    info.label,
+                )))
             }
         }
     }
@@ -167,10 +185,12 @@ impl Sensor {
         let opened = crate::sense::open_source(&args)?;
         let info = opened.source.info().clone();
         let detector = EnergyDetector::new(config, info.sample_rate_hz, info.center_hz, channels)?;
-        let window = u64::try_from(detector.window_len()).unwrap_or(u64::MAX).max(1);
-        let total = info.total_samples.ok_or_else(|| {
-            bad_input(format!("{}: length unknown, cannot loop it", info.label))
-        })?;
+        let window = u64::try_from(detector.window_len())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        let total = info
+            .total_samples
+            .ok_or_else(|| bad_input(format!("{}: length unknown, cannot loop it", info.label)))?;
         let per_loop = total / window;
         if per_loop == 0 {
             return Err(bad_input(format!(
@@ -300,11 +320,7 @@ impl Sensor {
 pub fn psd_event(node: &str, at_ms: u64, report: &WindowReport, bins: usize) -> NodeEvent {
     let (lo, hi) = report.valid_bins();
     let db = |p: f32| {
-        if p > 0.0 {
-            10.0 * p.log10()
-        } else {
-            -200.0
-        }
+        if p > 0.0 { 10.0 * p.log10() } else { -200.0 }
     };
     let pool = |v: &[f32]| -> Vec<f32> {
         let slice = v.get(lo..hi.min(v.len())).unwrap_or_default();
@@ -441,5 +457,35 @@ impl Truth {
             }
             Truth::None => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn range_truth_follows_the_loop_and_half_coverage() {
+        let mut t = Truth::Ranges {
+            busy: vec![vec![[7_000, 12_500]], Vec::new()],
+            window: 5_000,
+            per_loop: 4,
+        };
+        // Window 1 = [5000, 10000): 3000 busy (>= half); window 2 = [10000, 15000): 2500 (half).
+        assert_eq!(t.busy(0, 0), Some(false));
+        assert_eq!(t.busy(1, 0), Some(true));
+        assert_eq!(t.busy(2, 0), Some(true));
+        assert_eq!(t.busy(3, 0), Some(false));
+        // Round 5 reads window 1 of the second loop.
+        assert_eq!(t.busy(5, 0), Some(true));
+        assert_eq!(t.busy(1, 1), Some(false));
+        assert_eq!(t.busy(1, 2), None);
+        assert_eq!(Truth::None.busy(0, 0), None);
+    }
+
+    #[test]
+    fn noise_seeds_differ_per_node() {
+        assert_ne!(node_noise_seed(1, 0), node_noise_seed(1, 1));
+        assert_ne!(node_noise_seed(1, 0), node_noise_seed(2, 0));
     }
 }

@@ -13,21 +13,21 @@ use std::collections::BTreeMap;
 
 use anyhow::Context;
 use chacha20::ChaCha20Rng;
+use chain::Hash256;
 use chain::contracts::csc::{Registry, Task, TaskPhase};
 use chain::contracts::events::ContractEvent;
 use chain::contracts::sac::Auction;
 use chain::contracts::{ContractKind, parse_contract_id};
 use chain::crypto::rand_core::{Rng, SeedableRng};
 use chain::net::sim::{Latency, NodeId, Partition, SimConfig, SimNetwork};
-use chain::Hash256;
 use serde::Serialize;
 
+use super::EventSink;
 use super::config::{Role, TestbedConfig};
 use super::core::{Node, NodeSetup};
 use super::ledger::Ledger;
 use super::sensing::{Sensor, Truth};
 use super::wallet::Wallet;
-use super::EventSink;
 
 /// A running simulation (see the module docs).
 #[derive(Debug)]
@@ -122,7 +122,7 @@ impl Simulation {
         let n = &testbed.network;
         let mut net = SimNetwork::new(SimConfig {
             nodes: nodes.len(),
-            seed: seed ^ 0x5EED_0F_4E7_u64,
+            seed: seed ^ 0x0005_EED0_F4E7_u64,
             latency: Latency {
                 base_ms: n.latency_ms,
                 jitter_ms: n.jitter_ms,
@@ -136,7 +136,12 @@ impl Simulation {
             let groups = p
                 .groups
                 .iter()
-                .map(|g| g.iter().filter_map(|name| index_of(name)).map(node_id).collect())
+                .map(|g| {
+                    g.iter()
+                        .filter_map(|name| index_of(name))
+                        .map(node_id)
+                        .collect()
+                })
                 .collect();
             net.schedule_partition(secs_to_ms(p.at_s), Partition::groups(groups))?;
             net.schedule_partition(secs_to_ms(p.heal_s), Partition::healed())?;
@@ -155,13 +160,21 @@ impl Simulation {
                 // A random split into two groups of at least two nodes (one if there are < 4).
                 let mut order: Vec<usize> = (0..count).collect();
                 for i in (1..count).rev() {
-                    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+                    #[allow(
+                        clippy::cast_possible_truncation,
+                        clippy::cast_sign_loss,
+                        clippy::cast_precision_loss
+                    )]
                     let j = ((unit() * (i + 1) as f64) as usize).min(i);
                     order.swap(i, j);
                 }
                 let smallest = if count >= 4 { 2 } else { 1 };
                 let span = count.saturating_sub(2 * smallest) + 1;
-                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+                #[allow(
+                    clippy::cast_possible_truncation,
+                    clippy::cast_sign_loss,
+                    clippy::cast_precision_loss
+                )]
                 let cut = smallest + ((unit() * span as f64) as usize).min(span.saturating_sub(1));
                 let (a, b) = order.split_at(cut.min(count));
                 let groups = vec![
@@ -234,7 +247,9 @@ impl Simulation {
     #[must_use]
     pub fn converged(&self) -> bool {
         let heads = self.heads();
-        heads.windows(2).all(|w| w.first().map(|a| a.1) == w.get(1).map(|b| b.1))
+        heads
+            .windows(2)
+            .all(|w| w.first().map(|a| a.1) == w.get(1).map(|b| b.1))
     }
 
     /// Schedules a partition of the network into groups of node indices at `at_ms` of
@@ -247,7 +262,8 @@ impl Simulation {
             .iter()
             .map(|g| g.iter().map(|&i| node_id(i)).collect())
             .collect();
-        self.net.schedule_partition(at_ms, Partition::groups(groups))?;
+        self.net
+            .schedule_partition(at_ms, Partition::groups(groups))?;
         Ok(())
     }
 
@@ -346,14 +362,17 @@ impl Simulation {
         if !opened {
             return false;
         }
-        state.contracts().all(|(id, bytes)| match parse_contract_id(id) {
-            Some((ContractKind::Task, _)) => <Task as chain::codec::Decode>::from_bytes(bytes)
-                .is_ok_and(|t| t.phase == TaskPhase::Settled),
-            Some((ContractKind::Auction, _)) => {
-                <Auction as chain::codec::Decode>::from_bytes(bytes).is_ok_and(|a| a.result.is_some())
-            }
-            _ => true,
-        })
+        state
+            .contracts()
+            .all(|(id, bytes)| match parse_contract_id(id) {
+                Some((ContractKind::Task, _)) => <Task as chain::codec::Decode>::from_bytes(bytes)
+                    .is_ok_and(|t| t.phase == TaskPhase::Settled),
+                Some((ContractKind::Auction, _)) => {
+                    <Auction as chain::codec::Decode>::from_bytes(bytes)
+                        .is_ok_and(|a| a.result.is_some())
+                }
+                _ => true,
+            })
     }
 
     /// The run's figures, read from node `reference`'s final chain.
@@ -378,11 +397,21 @@ impl Simulation {
             stamps.insert(h, block.header.timestamp_ms);
             for record in &receipt.events {
                 match &record.event {
-                    ContractEvent::TaskOpened { task, channel, round, .. } => {
+                    ContractEvent::TaskOpened {
+                        task,
+                        channel,
+                        round,
+                        ..
+                    } => {
                         task_info.insert(*task, (*channel, *round));
                     }
-                    ContractEvent::ReportAccepted { task, key_image, .. } => {
-                        accepted.entry(*task).or_default().push(key_image.to_bytes());
+                    ContractEvent::ReportAccepted {
+                        task, key_image, ..
+                    } => {
+                        accepted
+                            .entry(*task)
+                            .or_default()
+                            .push(key_image.to_bytes());
                     }
                     ContractEvent::Fused { task, busy, .. } => {
                         if let Some(&(channel, round)) = task_info.get(task) {
@@ -508,7 +537,11 @@ impl Simulation {
 
 #[allow(clippy::cast_precision_loss)]
 fn ratio(num: u64, den: u64) -> f64 {
-    if den == 0 { 0.0 } else { num as f64 / den as f64 }
+    if den == 0 {
+        0.0
+    } else {
+        num as f64 / den as f64
+    }
 }
 
 /// Per-node figures.

@@ -18,7 +18,10 @@ use crate::bad_input;
 /// # Errors
 /// Negligible (an invalid derived scalar).
 pub fn key_from_seed(seed: &str) -> Result<SecretKey, chain::Error> {
-    let digest = hash(Domain::KeySeed, &[b"trustband/wallet-seed", seed.as_bytes()]);
+    let digest = hash(
+        Domain::KeySeed,
+        &[b"trustband/wallet-seed", seed.as_bytes()],
+    );
     SecretKey::from_seed(&digest)
 }
 
@@ -27,8 +30,8 @@ pub fn key_from_seed(seed: &str) -> Result<SecretKey, chain::Error> {
 /// # Errors
 /// An unreadable file or malformed key ([`crate::BadInput`] naming the file).
 pub fn load_key_file(path: &Path) -> anyhow::Result<SecretKey> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| bad_input(format!("{}: {e}", path.display())))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| bad_input(format!("{}: {e}", path.display())))?;
     let hex_text = text.trim().trim_start_matches("0x");
     let bytes = hex::decode(hex_text)
         .map_err(|e| bad_input(format!("{}: not a hex key: {e}", path.display())))?;

@@ -1,0 +1,268 @@
+//! Four real `trustband node` processes on 127.0.0.1 (libp2p, redb data directories in a
+//! tempdir, each replaying one 433.92 MHz capture): they converge on one head; one is killed
+//! with SIGKILL, its store still holds every block it had acknowledged (`trustband chain
+//! verify`), it restarts from its data directory at that height and catches up with the others;
+//! SIGTERM stops a node cleanly. Every child is killed when the test ends, pass or fail.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn captures_dir() -> PathBuf {
+    std::env::var_os("TRUSTBAND_CAPTURES").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/iq-captures"),
+        PathBuf::from,
+    )
+}
+
+/// Kills its children when dropped.
+struct Nodes {
+    children: Vec<Option<Child>>,
+}
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        for child in self.children.iter_mut().flatten() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn spawn(dir: &Path, i: usize) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(format!("n{i}.log")))
+        .unwrap();
+    Command::new(env!("CARGO_BIN_EXE_trustband"))
+        .args(["node", "--config"])
+        .arg(dir.join(format!("n{i}.toml")))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("spawn trustband node")
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Head {
+    height: u64,
+    hash: String,
+}
+
+fn status(dir: &Path, i: usize) -> Option<Head> {
+    let text = std::fs::read_to_string(dir.join(format!("data/n{i}/status.json"))).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    Some(Head {
+        height: v["height"].as_u64()?,
+        hash: v["head_hash"].as_str()?.to_owned(),
+    })
+}
+
+/// Waits until every node in `which` reports the same head at `min_height` or above.
+fn wait_converged(dir: &Path, which: &[usize], min_height: u64, timeout: Duration) -> Head {
+    let start = Instant::now();
+    loop {
+        let heads: Vec<Option<Head>> = which.iter().map(|&i| status(dir, i)).collect();
+        if let Some(Some(first)) = heads.first()
+            && first.height >= min_height
+            && heads.iter().all(|h| h.as_ref() == Some(first))
+        {
+            return first.clone();
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "no common head at >= {min_height} within {timeout:?}: {heads:?}\n{}",
+            logs(dir)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn logs(dir: &Path) -> String {
+    (1..=4)
+        .map(|i| {
+            let text = std::fs::read_to_string(dir.join(format!("n{i}.log"))).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(15).collect();
+            format!(
+                "--- n{i} ---\n{}",
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn free_ports(n: usize) -> Vec<u16> {
+    let listeners: Vec<std::net::TcpListener> = (0..n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect()
+}
+
+fn write_lab(dir: &Path, captures: &Path, ports: &[u16]) {
+    let mut testbed = String::from(
+        r#"name = "lab test"
+[sensing]
+window_s = 0.02
+band_plan = "ism-433"
+band_low_hz = 433_860_000.0
+band_high_hz = 433_965_000.0
+[sensing.detector]
+fft_size = 512
+[chain]
+genesis_timestamp_ms = 1_700_000_000_000
+base_difficulty = 16
+sync_interval_ms = 500
+[chain.params]
+target_interval_ms = 500
+retarget_interval = 10
+[chain.params.contracts]
+skip_scope = "registered"
+[chain.params.contracts.csc]
+registration_close = 2
+deadline = 4
+reveal_end = 6
+retain = 2
+k = 4
+[chain.params.contracts.sac]
+commit_len = 2
+reveal_len = 2
+expiry = 6
+[chain.params.contracts.lease]
+bandwidth_unit_hz = 25_000
+"#,
+    );
+    let roles = [
+        "\"sensor\", \"mno\"",
+        "\"sensor\"",
+        "\"sensor\", \"mo\"",
+        "\"sensor\", \"mo\"",
+    ];
+    for (i, port) in ports.iter().enumerate() {
+        let file = captures.join(format!("ism-433/radiohead_g00{}_433.92M_250k.cu8", i + 1));
+        testbed.push_str(&format!(
+            "[[node]]\nname = \"n{n}\"\nroles = [{r}]\naddr = \"/ip4/127.0.0.1/tcp/{port}\"\nsource = {{ kind = \"file\", path = {path:?} }}\n",
+            n = i + 1,
+            r = roles[i],
+            path = file.display().to_string(),
+        ));
+        std::fs::write(
+            dir.join(format!("n{}.toml", i + 1)),
+            format!(
+                "testbed = \"testbed.toml\"\nname = \"n{n}\"\ndata_dir = \"data/n{n}\"\n",
+                n = i + 1
+            ),
+        )
+        .unwrap();
+    }
+    std::fs::write(dir.join("testbed.toml"), testbed).unwrap();
+}
+
+#[test]
+fn four_nodes_converge_survive_sigkill_and_catch_up() {
+    let captures = captures_dir();
+    if !captures.join("ism-433").is_dir() {
+        eprintln!(
+            "note: {} not found; set TRUSTBAND_CAPTURES to run the lab test",
+            captures.display()
+        );
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write_lab(dir, &captures, &free_ports(4));
+    let mut nodes = Nodes {
+        children: (1..=4).map(|i| Some(spawn(dir, i))).collect(),
+    };
+    let all = [1, 2, 3, 4];
+    let first = wait_converged(dir, &all, 8, Duration::from_secs(120));
+    eprintln!("converged at height {} ({})", first.height, first.hash);
+
+    // SIGKILL n2 (Child::kill sends SIGKILL on Unix).
+    let before = status(dir, 2).unwrap();
+    let mut victim = nodes.children[1].take().unwrap();
+    victim.kill().unwrap();
+    victim.wait().unwrap();
+    let verify = Command::new(env!("CARGO_BIN_EXE_trustband"))
+        .args(["chain", "verify", "--data-dir"])
+        .arg(dir.join("data/n2"))
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    let stored: u64 = String::from_utf8_lossy(&verify.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("height: "))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    eprintln!(
+        "n2 killed: status said {}, store holds {stored}",
+        before.height
+    );
+    assert!(
+        stored >= before.height,
+        "acknowledged blocks lost: status {} > stored {stored}",
+        before.height
+    );
+
+    // The others go on without it.
+    wait_converged(dir, &[1, 3, 4], stored + 4, Duration::from_secs(90));
+
+    // Restart from the data directory: it resumes at the stored height and catches up.
+    nodes.children[1] = Some(spawn(dir, 2));
+    let start = Instant::now();
+    let resumed = loop {
+        let log = std::fs::read_to_string(dir.join("n2.log")).unwrap_or_default();
+        if let Some(h) = log
+            .lines()
+            .filter_map(|l| l.split("started at height ").nth(1))
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+        {
+            break h.parse::<u64>().unwrap();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "n2 did not restart:\n{log}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(resumed, stored, "restarted from its data directory");
+    let others = status(dir, 1).unwrap().height;
+    let last = wait_converged(dir, &all, others + 2, Duration::from_secs(120));
+    eprintln!(
+        "n2 resumed at {resumed}, all four at {} ({})",
+        last.height, last.hash
+    );
+
+    // SIGTERM: a clean stop (the shutdown token), exit code 0.
+    let mut n1 = nodes.children[0].take().unwrap();
+    let term = Command::new("kill")
+        .args(["-TERM", &n1.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let start = Instant::now();
+    let code = loop {
+        if let Some(status) = n1.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > Duration::from_secs(20) {
+            let _ = n1.kill();
+            panic!("n1 did not stop on SIGTERM\n{}", logs(dir));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(code.success(), "{code:?}\n{}", logs(dir));
+}
