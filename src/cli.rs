@@ -346,7 +346,10 @@ fn init_tracing(filter: &str) {
     // A second init (tests calling main twice) is harmless: keep the first subscriber.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        // stderr, or the dashboard's log file while a dashboard is open (so log lines do not
+        // draw over it).
+        .with_writer(crate::dashboard::log_writer)
+        .with_ansi(false)
         .try_init();
 }
 
@@ -422,10 +425,16 @@ fn node_command(f: &NodeFlags) -> anyhow::Result<()> {
         // answers `status` from the hooks.
         let mut api_task = None;
         if let Some(addr) = &file.api_addr {
+            // Account queries read the head state the node publishes on every new head
+            // (genesis until the node starts).
+            let (head_tx, head_rx) =
+                tokio::sync::watch::channel(std::sync::Arc::new(testbed.genesis()?.build()?.state));
+            let lookup = crate::api::head_state_lookup(testbed.account_names(), head_rx);
+            hooks.head = Some(head_tx);
             let api = crate::api::start_for_node(
                 addr,
                 &file.name,
-                None,
+                Some(lookup),
                 shutdown.clone(),
                 crate::api::ServerConfig::default(),
             )

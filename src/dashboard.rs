@@ -1144,7 +1144,9 @@ pub fn run_in_process(
                 feeder_tx,
             ));
         })?;
+    let logs = LogRedirect::start();
     let result = tui::run(tx, rx, options.run);
+    drop(logs);
     // The feeder ends at its next send (the receiver is gone), within one refresh.
     let _ = feeder.join();
     result.map_err(anyhow::Error::from)
@@ -1285,7 +1287,9 @@ pub fn run_connected(addr: SocketAddr, options: DashboardOptions) -> anyhow::Res
             };
             rt.block_on(feed_connected(addr, refresh, feeder_tx, feeder_stop));
         })?;
+    let logs = LogRedirect::start();
     let result = tui::run(tx, rx, options.run);
+    drop(logs);
     // Quitting must not wait for a dial or a back-off to end.
     stop.cancel();
     let _ = feeder.join();
@@ -1406,5 +1410,140 @@ async fn attach(
                 }
             }
         }
+    }
+}
+
+// ---- log output while the dashboard is open ----
+
+/// The log file of the dashboard open in this process, if one is.
+static LOG_FILE: std::sync::Mutex<Option<std::fs::File>> = std::sync::Mutex::new(None);
+
+/// The process's tracing writer (`tracing_subscriber::fmt().with_writer(log_writer)`):
+/// stderr, except while a dashboard is open ([`LogRedirect`]), when log lines go to the
+/// file [`log_file_path`] names instead of drawing over the dashboard.
+#[must_use]
+pub fn log_writer() -> LogWriter {
+    let file = LOG_FILE
+        .lock()
+        .ok()
+        .and_then(|f| f.as_ref().and_then(|f| f.try_clone().ok()));
+    match file {
+        Some(f) => LogWriter::File(f),
+        None => LogWriter::Stderr(std::io::stderr()),
+    }
+}
+
+/// Where [`log_writer`] writes (see there).
+#[derive(Debug)]
+pub enum LogWriter {
+    /// No dashboard open.
+    Stderr(std::io::Stderr),
+    /// A dashboard is open: its log file.
+    File(std::fs::File),
+}
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            LogWriter::Stderr(w) => w.write(buf),
+            LogWriter::File(w) => w.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            LogWriter::Stderr(w) => w.flush(),
+            LogWriter::File(w) => w.flush(),
+        }
+    }
+}
+
+/// The file log lines go to while a dashboard of this process is open:
+/// `<temp dir>/trustband-<pid>.log`.
+#[must_use]
+pub fn log_file_path() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("trustband-{}.log", std::process::id()))
+}
+
+/// While alive, [`log_writer`] writes to [`log_file_path`] (created, appended to). Dropped:
+/// back to stderr; an empty file is removed, a non-empty one is named on stderr.
+#[derive(Debug)]
+pub struct LogRedirect {
+    path: Option<std::path::PathBuf>,
+}
+
+impl LogRedirect {
+    /// Starts redirecting. If the file cannot be opened, logs stay on stderr (the dashboard
+    /// still works; a log line may then draw over it).
+    #[must_use]
+    pub fn start() -> LogRedirect {
+        let path = log_file_path();
+        let opened = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path);
+        match (opened, LOG_FILE.lock()) {
+            (Ok(file), Ok(mut slot)) => {
+                *slot = Some(file);
+                LogRedirect { path: Some(path) }
+            }
+            _ => LogRedirect { path: None },
+        }
+    }
+
+    /// The file in use, if the redirect is active.
+    #[must_use]
+    pub fn path(&self) -> Option<&std::path::Path> {
+        self.path.as_deref()
+    }
+}
+
+impl Drop for LogRedirect {
+    fn drop(&mut self) {
+        let Some(path) = self.path.take() else {
+            return;
+        };
+        if let Ok(mut slot) = LOG_FILE.lock() {
+            *slot = None;
+        }
+        match std::fs::metadata(&path) {
+            Ok(m) if m.len() == 0 => {
+                let _ = std::fs::remove_file(&path);
+            }
+            Ok(_) => eprintln!(
+                "log output while the dashboard was open: {}",
+                path.display()
+            ),
+            Err(_) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn logs_go_to_the_file_while_a_dashboard_is_open() {
+        assert!(matches!(log_writer(), LogWriter::Stderr(_)));
+        let redirect = LogRedirect::start();
+        let path = redirect.path().unwrap().to_path_buf();
+        assert_eq!(path, log_file_path());
+        let mut w = log_writer();
+        assert!(matches!(w, LogWriter::File(_)));
+        w.write_all(b"WARN something happened\n").unwrap();
+        drop(redirect);
+        assert!(matches!(log_writer(), LogWriter::Stderr(_)));
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.ends_with("WARN something happened\n"), "{text}");
+        std::fs::remove_file(&path).unwrap();
+
+        // Nothing logged: no file left behind.
+        let redirect = LogRedirect::start();
+        let path = redirect.path().unwrap().to_path_buf();
+        drop(redirect);
+        assert!(!path.exists());
     }
 }

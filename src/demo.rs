@@ -121,7 +121,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
                     },
                 )
             },
-            crate::dashboard::DashboardOptions::default(),
+            dashboard_options(&load_testbed(args)?),
         )?;
         return match finished {
             Some(summary) => write_summary(args, &summary?),
@@ -131,6 +131,24 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     }
     let summary = run_with(args, RunHooks::default())?;
     write_summary(args, &summary)
+}
+
+/// The dashboard's options for watching `testbed`: the first node's chain view, the ideal
+/// block interval τ* of its chain parameters and the CSC's trust threshold (trust selection
+/// only). Sharecoin amounts are whole base units (the chain defines no decimal places).
+#[must_use]
+pub fn dashboard_options(testbed: &TestbedConfig) -> crate::dashboard::DashboardOptions {
+    let params = &testbed.chain.params;
+    let mut options = crate::dashboard::DashboardOptions::default();
+    options.aggregator.primary = testbed.nodes.first().map(|n| n.name.clone());
+    options.aggregator.target_interval_ms = Some(f64::from(params.target_interval_ms));
+    options.aggregator.trust_threshold = match params.contracts.csc.selection {
+        #[allow(clippy::cast_possible_truncation)]
+        fusion::SelectionScheme::Trust { threshold } => Some(threshold.to_f64() as f32),
+        _ => None,
+    };
+    options.aggregator.coin_decimals = 0;
+    options
 }
 
 /// Virtual seconds per wall second while the dashboard watches a run.
@@ -357,4 +375,34 @@ pub fn run_with(args: &RunArgs, mut hooks: RunHooks) -> anyhow::Result<Summary> 
         extra += 1;
     }
     sim.summary(0)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dashboard_options_follow_the_testbed() {
+        let default = dashboard_options(&TestbedConfig::embedded_default().unwrap());
+        assert_eq!(default.aggregator.primary.as_deref(), Some("n1"));
+        assert_eq!(default.aggregator.target_interval_ms, Some(1_000.0));
+        assert_eq!(default.aggregator.trust_threshold, Some(0.5));
+
+        // Another τ*, threshold and first node; a scheme without a threshold shows none.
+        let text = DEFAULT_SCENARIO
+            .replace("target_interval_ms = 1_000", "target_interval_ms = 2_500")
+            .replace("threshold = \"0.5\"", "threshold = \"0.75\"")
+            .replacen("name = \"n1\"", "name = \"alpha\"", 1);
+        let other = dashboard_options(&TestbedConfig::parse(&text, "test", None).unwrap());
+        assert_eq!(other.aggregator.primary.as_deref(), Some("alpha"));
+        assert_eq!(other.aggregator.target_interval_ms, Some(2_500.0));
+        assert_eq!(other.aggregator.trust_threshold, Some(0.75));
+        let text = DEFAULT_SCENARIO.replace(
+            "selection = { scheme = \"trust\", threshold = \"0.5\" }",
+            "selection = { scheme = \"random\" }",
+        );
+        let random = dashboard_options(&TestbedConfig::parse(&text, "test", None).unwrap());
+        assert_eq!(random.aggregator.trust_threshold, None);
+    }
 }

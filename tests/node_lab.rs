@@ -105,7 +105,20 @@ fn free_ports(n: usize) -> Vec<u16> {
         .collect()
 }
 
-fn write_lab(dir: &Path, captures: &Path, ports: &[u16]) {
+/// One request line to a node's local API, one JSON reply.
+fn api_request(port: u16, line: &str) -> serde_json::Value {
+    use std::io::{BufRead, BufReader, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(format!("{line}\n").as_bytes()).unwrap();
+    let mut reply = String::new();
+    BufReader::new(stream).read_line(&mut reply).unwrap();
+    serde_json::from_str(&reply).unwrap()
+}
+
+fn write_lab(dir: &Path, captures: &Path, ports: &[u16], api_port: u16) {
     let mut testbed = String::from(
         r#"name = "lab test"
 [sensing]
@@ -152,10 +165,16 @@ bandwidth_unit_hz = 25_000
             r = roles[i],
             path = file.display().to_string(),
         ));
+        // n1 serves the local API (account queries are checked against it).
+        let api = if i == 0 {
+            format!("api_addr = \"127.0.0.1:{api_port}\"\n")
+        } else {
+            String::new()
+        };
         std::fs::write(
             dir.join(format!("n{}.toml", i + 1)),
             format!(
-                "testbed = \"testbed.toml\"\nname = \"n{n}\"\ndata_dir = \"data/n{n}\"\n",
+                "testbed = \"testbed.toml\"\nname = \"n{n}\"\ndata_dir = \"data/n{n}\"\n{api}",
                 n = i + 1
             ),
         )
@@ -176,13 +195,40 @@ fn four_nodes_converge_survive_sigkill_and_catch_up() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    write_lab(dir, &captures, &free_ports(4));
+    let ports = free_ports(5);
+    write_lab(dir, &captures, &ports[..4], ports[4]);
     let mut nodes = Nodes {
         children: (1..=4).map(|i| Some(spawn(dir, i))).collect(),
     };
     let all = [1, 2, 3, 4];
     let first = wait_converged(dir, &all, 8, Duration::from_secs(120));
     eprintln!("converged at height {} ({})", first.height, first.hash);
+
+    // Account queries on a running node: by name, then by the address that answer gave; an
+    // unknown name is "not found".
+    let by_name = api_request(ports[4], r#"{"op":"query","what":"account","name":"n3"}"#);
+    let account = &by_name["account"];
+    assert_eq!(account["name"], "n3", "{by_name}");
+    let address = account["address"].as_str().unwrap();
+    assert!(
+        address.starts_with("0x") && address.len() == 42,
+        "{by_name}"
+    );
+    let balance: u128 = account["balance"].as_str().unwrap().parse().unwrap();
+    assert!(balance > 0, "{by_name}");
+    let trust = account["trust"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&trust), "{by_name}");
+    let by_address = api_request(
+        ports[4],
+        &format!(r#"{{"op":"query","what":"account","address":"{address}"}}"#),
+    );
+    assert_eq!(by_address["account"]["name"], "n3", "{by_address}");
+    assert_eq!(by_address["account"]["address"], address, "{by_address}");
+    let missing = api_request(
+        ports[4],
+        r#"{"op":"query","what":"account","name":"nobody"}"#,
+    );
+    assert_eq!(missing["code"], -32001, "{missing}");
 
     // SIGKILL n2 (Child::kill sends SIGKILL on Unix).
     let before = status(dir, 2).unwrap();

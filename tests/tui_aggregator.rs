@@ -608,3 +608,64 @@ fn addresses_are_shown_by_the_names_the_node_gave() {
     assert_eq!(holders, vec!["n6", "0x777"]);
     assert!(s.trust.iter().find(|t| t.node == "n6").unwrap().selected);
 }
+
+/// A real simulation (the embedded default testbed, a few rounds) fed into the aggregator:
+/// contract events carry `detail.names` for the addresses they mention, and the dashboard's
+/// leases and trust rows show node names, never raw addresses.
+#[test]
+fn a_real_run_names_accounts_in_contract_events_and_the_dashboard() {
+    use std::sync::{Arc, Mutex};
+    use trustband::demo::{RunArgs, RunHooks, run_with};
+
+    let args = RunArgs {
+        config: None,
+        rounds: 6,
+        seed: 1,
+        headless: true,
+        summary: None,
+    };
+    let testbed = trustband::demo::load_testbed(&args).unwrap();
+    let node_names: Vec<String> = testbed.nodes.iter().map(|n| n.name.clone()).collect();
+    let aggregator = Arc::new(Mutex::new(agg()));
+    let named = Arc::new(Mutex::new((0usize, Vec::<String>::new())));
+    let (a, n) = (Arc::clone(&aggregator), Arc::clone(&named));
+    let sink = move |event: NodeEvent| {
+        if let NodeEvent::Contract { detail, .. } = &event
+            && let Some(map) = detail.get("names").and_then(serde_json::Value::as_object)
+        {
+            let mut n = n.lock().unwrap();
+            n.0 += 1;
+            for (addr, name) in map {
+                assert!(addr.starts_with("0x"), "{detail}");
+                n.1.push(name.as_str().unwrap().to_owned());
+            }
+        }
+        a.lock().unwrap().apply(&event);
+    };
+    let hooks = RunHooks {
+        events: Some(Box::new(sink)),
+        progress: Some(Box::new(|_| {})),
+        pace: None,
+    };
+    run_with(&args, hooks).unwrap();
+    let (count, names) = named.lock().unwrap().clone();
+    assert!(count > 0, "no contract event carried names");
+    for name in &names {
+        assert!(
+            node_names.contains(name),
+            "{name} is not a node of the testbed"
+        );
+    }
+    let snap = aggregator.lock().unwrap().snapshot();
+    assert!(
+        !snap.leases.is_empty(),
+        "no lease in {} rounds",
+        args.rounds
+    );
+    for lease in &snap.leases {
+        assert!(node_names.contains(&lease.holder), "{lease:?}");
+    }
+    for row in &snap.trust {
+        assert!(!row.node.starts_with("0x"), "{row:?}");
+    }
+}

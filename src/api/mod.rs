@@ -84,6 +84,36 @@ pub trait NodeApi: Send + Sync {
 /// Looks an account up at the node's head (for [`WatchNode`]).
 pub type AccountLookup = Arc<dyn Fn(&AccountRef) -> Option<AccountInfo> + Send + Sync>;
 
+/// An [`AccountLookup`] over the head state a running node publishes on `head` (the node
+/// replaces it on every new head) and the names of the accounts it knows (`names`: address,
+/// name). A name resolves through `names`; an address is parsed (`0x` + 40 hex digits, the
+/// prefix optional). An account that does not exist at the head, an unknown name and an
+/// unparsable address all answer `None` (-32001 "not found" on the wire).
+#[must_use]
+pub fn head_state_lookup(
+    names: Vec<(chain::crypto::Address, String)>,
+    head: watch::Receiver<Arc<chain::State>>,
+) -> AccountLookup {
+    Arc::new(move |who: &AccountRef| {
+        let address = match who {
+            AccountRef::Name(n) => names.iter().find(|(_, name)| name == n).map(|(a, _)| *a)?,
+            AccountRef::Address(a) => a.parse::<chain::crypto::Address>().ok()?,
+        };
+        let state = Arc::clone(&head.borrow());
+        state.account(&address)?;
+        Some(AccountInfo {
+            name: names
+                .iter()
+                .find(|(a, _)| *a == address)
+                .map(|(_, n)| n.clone()),
+            address: address.to_string(),
+            balance: state.balance(&address),
+            nonce: state.nonce(&address),
+            trust: state.trust(&address).to_f64(),
+        })
+    })
+}
+
 /// A [`NodeApi`] over a `watch` channel of the node's status (what `trustband node` keeps
 /// up to date) and an optional account lookup (without one, every account is unknown).
 #[derive(Clone)]

@@ -880,7 +880,8 @@ where
                     });
                 }
             }
-            let detail = serde_json::to_value(event).unwrap_or(serde_json::Value::Null);
+            let mut detail = serde_json::to_value(event).unwrap_or(serde_json::Value::Null);
+            self.add_names(&mut detail);
             let kind = detail
                 .get("event")
                 .and_then(|k| k.as_str())
@@ -907,6 +908,34 @@ where
                 text,
                 detail,
             });
+        }
+    }
+
+    /// Adds `"names": {"0x…": "n1", ...}` to an event's detail for every address it mentions
+    /// that this node has a name for, so viewers (the dashboard) show names, not addresses.
+    fn add_names(&self, detail: &mut serde_json::Value) {
+        fn collect(v: &serde_json::Value, out: &mut Vec<String>) {
+            match v {
+                serde_json::Value::String(s) if s.starts_with("0x") => out.push(s.clone()),
+                serde_json::Value::Array(items) => items.iter().for_each(|i| collect(i, out)),
+                serde_json::Value::Object(map) => map.values().for_each(|i| collect(i, out)),
+                _ => {}
+            }
+        }
+        let mut mentioned = Vec::new();
+        collect(detail, &mut mentioned);
+        let names: serde_json::Map<String, serde_json::Value> = mentioned
+            .into_iter()
+            .filter_map(|s| {
+                let address = s.parse::<Address>().ok()?;
+                let name = self.names.get(&address)?;
+                Some((s, serde_json::Value::from(name.as_str())))
+            })
+            .collect();
+        if let Some(obj) = detail.as_object_mut()
+            && !names.is_empty()
+        {
+            obj.insert("names".to_owned(), serde_json::Value::Object(names));
         }
     }
 

@@ -33,6 +33,9 @@ pub struct NodeHooks {
     pub events: Option<broadcast::Sender<NodeEvent>>,
     /// The node's status, replaced after every input it handles.
     pub status: Option<watch::Sender<NodeStatus>>,
+    /// The node's head state, replaced whenever the head moves (account queries of the
+    /// local API read it: [`crate::api::head_state_lookup`]).
+    pub head: Option<watch::Sender<std::sync::Arc<chain::State>>>,
     /// Print blocks and the main contract events on stderr.
     pub print: bool,
 }
@@ -287,6 +290,16 @@ pub async fn run(
         node.on_tick(clock.now_ms(), &mut p2p, &mut sink);
         if let Some(tx) = &hooks.status {
             tx.send_replace(node.status());
+        }
+        if let Some(tx) = &hooks.head {
+            let state = node.ledger().head_state();
+            tx.send_if_modified(|old| {
+                let moved = !std::sync::Arc::ptr_eq(old, state);
+                if moved {
+                    *old = std::sync::Arc::clone(state);
+                }
+                moved
+            });
         }
         if file.status_file && last_status.elapsed() >= Duration::from_secs(1) {
             last_status = std::time::Instant::now();
