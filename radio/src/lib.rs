@@ -26,5 +26,6 @@ pub mod detector;
 pub mod dsp;
 mod error;
 pub mod source;
+pub mod toml_location;
 
 pub use error::{Error, Result};

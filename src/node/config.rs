@@ -464,83 +464,6 @@ fn default_true() -> bool {
 
 // ---- parsing with file:line:col: key errors ----
 
-/// 1-based line and column of a byte offset.
-pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = text.get(..offset).unwrap_or(text);
-    let line = before.matches('\n').count() + 1;
-    let col = before
-        .rfind('\n')
-        .map_or(before.len(), |nl| before.len() - nl - 1)
-        + 1;
-    (line, col)
-}
-
-/// The dotted key at `offset`: the enclosing `[table]` / `[[array]]` (with its index) and the
-/// key named by the message or written on the line.
-fn key_at(text: &str, offset: usize, message: &str) -> String {
-    let before = text.get(..offset).unwrap_or(text);
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let line = text
-        .get(line_start..)
-        .and_then(|rest| rest.lines().next())
-        .unwrap_or("")
-        .trim();
-    let mut table = String::new();
-    let mut counts: Vec<(String, usize)> = Vec::new();
-    for l in before.lines() {
-        let l = l.trim();
-        if let Some(rest) = l.strip_prefix("[[") {
-            let Some((name, _)) = rest.split_once("]]") else {
-                table.clear();
-                continue;
-            };
-            let name = name.trim().to_owned();
-            let index = match counts.iter_mut().find(|(n, _)| *n == name) {
-                Some((_, c)) => {
-                    *c += 1;
-                    *c - 1
-                }
-                None => {
-                    counts.push((name.clone(), 1));
-                    0
-                }
-            };
-            table = format!("{name}[{index}]");
-        } else if let Some(rest) = l.strip_prefix('[') {
-            match rest.split_once(']') {
-                Some((name, _)) => table = name.trim().to_owned(),
-                None => table.clear(),
-            }
-        }
-    }
-    let named = [
-        "unknown field `",
-        "missing field `",
-        "duplicate key `",
-        "unknown variant `",
-    ]
-    .iter()
-    .find_map(|p| message.split(p).nth(1).and_then(|r| r.split('`').next()))
-    .map(str::to_owned);
-    let on_line = if line.starts_with('[') {
-        None
-    } else {
-        line.split_once('=')
-            .map(|(k, _)| k.trim().trim_matches('"').to_owned())
-    };
-    let key = if message.starts_with("unknown variant") {
-        on_line.or(named)
-    } else {
-        named.or(on_line)
-    };
-    match (key, table.is_empty()) {
-        (Some(k), true) => k,
-        (Some(k), false) => format!("{table}.{k}"),
-        (None, false) => table,
-        (None, true) => "-".to_owned(),
-    }
-}
-
 fn toml_error(text: &str, origin: &str, err: &toml::de::Error) -> anyhow::Error {
     let span = err.span().unwrap_or(0..0);
     located(text, origin, span, err.message(), None)
@@ -554,8 +477,11 @@ fn located(
     message: &str,
     key: Option<&str>,
 ) -> anyhow::Error {
-    let (line, col) = line_col(text, span.start);
-    let key = key.map_or_else(|| key_at(text, span.start, message), str::to_owned);
+    let (line, col) = radio::toml_location::line_column(text, span.start);
+    let key = key.map_or_else(
+        || radio::toml_location::error_key(text, span.start, message),
+        str::to_owned,
+    );
     bad_input(format!("{origin}:{line}:{col}: {key}: {message}"))
 }
 
