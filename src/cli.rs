@@ -75,20 +75,35 @@ struct TuiFlags {
 #[derive(Debug, Args)]
 struct EconFlags {
     /// Clearing price p_s per unit bandwidth, in [0, 1].
-    #[arg(long, allow_negative_numbers = true)]
-    ps: f64,
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        required_unless_present = "figures"
+    )]
+    ps: Option<f64>,
     /// Mining reward rate p_w, in [0, 1].
-    #[arg(long, allow_negative_numbers = true)]
-    pw: f64,
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        required_unless_present = "figures"
+    )]
+    pw: Option<f64>,
     /// Redundant compute share γ (mining up to it costs no service), in [0, 1).
-    #[arg(long, allow_negative_numbers = true)]
-    gamma: f64,
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        required_unless_present = "figures"
+    )]
+    gamma: Option<f64>,
     /// Leased bandwidth W capping demand, in (0, 1e9] (no cap if absent).
     #[arg(long, allow_negative_numbers = true)]
     capacity: Option<f64>,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
+    /// Instead: write paper B's Fig. 3 and Fig. 4 as PNGs into this directory.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["ps", "pw", "gamma", "capacity", "json"])]
+    figures: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -391,13 +406,24 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
             connect: f.connect,
             fps: f.fps,
         }),
-        Command::Econ(f) => crate::econ::econ(&crate::econ::EconArgs {
-            ps: f.ps,
-            pw: f.pw,
-            gamma: f.gamma,
-            capacity: f.capacity,
-            json: f.json,
-        }),
+        Command::Econ(f) => match (f.figures, f.ps, f.pw, f.gamma) {
+            (Some(dir), ..) => {
+                for path in crate::econ::write_figures(&dir)? {
+                    eprintln!("wrote {}", path.display());
+                }
+                Ok(())
+            }
+            (None, Some(ps), Some(pw), Some(gamma)) => crate::econ::econ(&crate::econ::EconArgs {
+                ps,
+                pw,
+                gamma,
+                capacity: f.capacity,
+                json: f.json,
+            }),
+            _ => Err(crate::bad_input(
+                "econ needs --ps, --pw and --gamma (or --figures DIR)",
+            )),
+        },
         Command::Bench(BenchCommand::Dsp(f)) => crate::bench::dsp(&crate::bench::DspArgs {
             input: f.input,
             samples: f.samples,

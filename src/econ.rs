@@ -244,6 +244,72 @@ pub fn figure4(pw: f64, gamma: f64, ps_values: &[f64]) -> anyhow::Result<Vec<Fig
         .collect()
 }
 
+/// Writes paper B's figures as PNGs into `dir`: `fig3.png` (the MO's mining share, profit and
+/// the users' total net utility against `p_w` at `p_s = 0.15`, `γ = 0.7`) and `fig4.png` (the
+/// MO's profit with and without mining against `p_s` at `p_w = 0.1`, `γ = 0.7`). Returns the
+/// files written.
+///
+/// # Errors
+/// An uncreatable directory or unwritable files.
+pub fn write_figures(dir: &std::path::Path) -> anyhow::Result<Vec<std::path::PathBuf>> {
+    use crate::plot::{Series, line_chart};
+    std::fs::create_dir_all(dir)
+        .map_err(|e| bad_input(format!("{}: cannot create: {e}", dir.display())))?;
+    let grid = |lo: f64, hi: f64, n: u32| -> Vec<f64> {
+        (0..=n)
+            .map(|i| lo + (hi - lo) * f64::from(i) / f64::from(n))
+            .collect()
+    };
+    let fig3 = figure3(0.15, 0.7, &grid(0.0, 0.6, 120))?;
+    let series3 = vec![
+        Series {
+            label: "mining share m*".into(),
+            points: fig3.iter().map(|r| (r.p_w, r.m)).collect(),
+        },
+        Series {
+            label: "MO profit Π*".into(),
+            points: fig3.iter().map(|r| (r.p_w, r.profit)).collect(),
+        },
+        Series {
+            label: "users' total net utility".into(),
+            points: fig3.iter().map(|r| (r.p_w, r.users_utility)).collect(),
+        },
+    ];
+    let path3 = dir.join("fig3.png");
+    line_chart(
+        &path3,
+        "Paper B Fig. 3: the MO's choice against the mining reward (p_s = 0.15, γ = 0.7)",
+        "mining reward rate p_w",
+        "value",
+        &series3,
+        (1000, 640),
+    )?;
+    let fig4 = figure4(0.1, 0.7, &grid(0.01, 0.6, 118))?;
+    let series4 = vec![
+        Series {
+            label: "profit with mining".into(),
+            points: fig4.iter().map(|r| (r.p_s, r.profit_with_mining)).collect(),
+        },
+        Series {
+            label: "profit without mining".into(),
+            points: fig4
+                .iter()
+                .map(|r| (r.p_s, r.profit_without_mining))
+                .collect(),
+        },
+    ];
+    let path4 = dir.join("fig4.png");
+    line_chart(
+        &path4,
+        "Paper B Fig. 4: MO profit against the leasing price (p_w = 0.1, γ = 0.7)",
+        "clearing price p_s",
+        "MO profit",
+        &series4,
+        (1000, 640),
+    )?;
+    Ok(vec![path3, path4])
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]

@@ -729,3 +729,81 @@ mod tests {
         );
     }
 }
+
+/// One named curve of a [`line_chart`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    /// Legend label.
+    pub label: String,
+    /// Points `(x, y)` in drawing order.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// Draws `series` as lines on shared axes (ranges fitted to the data with a 5 % margin) with a
+/// legend, to a PNG of `width` x `height`.
+///
+/// # Errors
+/// No points at all, non-finite values, or failures writing the PNG.
+pub fn line_chart(
+    path: &Path,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[Series],
+    (width, height): (u32, u32),
+) -> anyhow::Result<()> {
+    register_font()?;
+    let all = || series.iter().flat_map(|s| s.points.iter().copied());
+    ensure!(all().next().is_some(), "{title}: nothing to draw");
+    ensure!(
+        all().all(|(x, y)| x.is_finite() && y.is_finite()),
+        "{title}: non-finite point"
+    );
+    let (x0, x1) = all().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), (x, _)| {
+        (a.min(x), b.max(x))
+    });
+    let (y0, y1) = all().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), (_, y)| {
+        (a.min(y), b.max(y))
+    });
+    let pad = |lo: f64, hi: f64| {
+        let m = ((hi - lo) * 0.05).max(1e-9);
+        (lo - m, hi + m)
+    };
+    let ((x0, x1), (y0, y1)) = (pad(x0, x1), pad(y0, y1));
+    let root = BitMapBackend::new(path, (width, height)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, (FONT, 22))
+        .margin(16)
+        .x_label_area_size(44)
+        .y_label_area_size(64)
+        .build_cartesian_2d(x0..x1, y0..y1)?;
+    chart
+        .configure_mesh()
+        .x_desc(x_label)
+        .y_desc(y_label)
+        .label_style((FONT, 14))
+        .axis_desc_style((FONT, 16))
+        .draw()?;
+    for (i, s) in series.iter().enumerate() {
+        let colour = Palette99::pick(i).to_rgba();
+        chart
+            .draw_series(LineSeries::new(
+                s.points.iter().copied(),
+                colour.stroke_width(2),
+            ))?
+            .label(s.label.clone())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
+            });
+    }
+    chart
+        .configure_series_labels()
+        .label_font((FONT, 14))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()?;
+    root.present()
+        .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+    Ok(())
+}

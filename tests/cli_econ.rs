@@ -125,3 +125,29 @@ fn out_of_range_flags_exit_2() {
     ]);
     assert_bad_input(&out, &["--capacity"]);
 }
+
+#[test]
+fn figures_are_written_as_pngs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_trustband"))
+        .args(["econ", "--figures"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for name in ["fig3.png", "fig4.png"] {
+        let file = std::fs::File::open(dir.path().join(name)).unwrap();
+        let reader = png::Decoder::new(std::io::BufReader::new(file))
+            .read_info()
+            .unwrap();
+        assert_eq!(
+            (reader.info().width, reader.info().height),
+            (1000, 640),
+            "{name}"
+        );
+    }
+}
