@@ -388,11 +388,19 @@ pub(crate) fn grant(
                 price,
             });
         }
-        (Some(current), pending) => {
-            let start = current.expires.checked_add(1).ok_or_else(overflow)?;
-            let expires = current.expires.checked_add(lp.term).ok_or_else(overflow)?;
-            // A queued lease is decided at its start (busy or idle then).
-            *pending = Some(Lease {
+        (current, pending) => {
+            // A lease queued behind one in force starts when it ends and is decided then (busy
+            // or idle at that point); otherwise it starts with the next block.
+            let queued = current.is_some();
+            let after = current.as_ref().map_or(ctx.height, |c| c.expires);
+            let start = after.checked_add(1).ok_or_else(overflow)?;
+            let expires = after.checked_add(lp.term).ok_or_else(overflow)?;
+            let lease_state = if queued {
+                LeaseState::Granted
+            } else {
+                starting_state(busy, lp)
+            };
+            let lease = Lease {
                 holder,
                 auction,
                 start,
@@ -401,9 +409,14 @@ pub(crate) fn grant(
                 p_s,
                 p_m,
                 m,
-                state: LeaseState::Granted,
+                state: lease_state,
                 transmit_expire: 0,
-            });
+            };
+            if queued {
+                *pending = Some(lease);
+            } else {
+                *current = Some(lease);
+            }
             events.push(ContractEvent::LeaseGranted {
                 channel,
                 holder,
@@ -415,35 +428,7 @@ pub(crate) fn grant(
                 p_m,
                 m,
             });
-        }
-        (None, _) => {
-            let start = ctx.height.checked_add(1).ok_or_else(overflow)?;
-            let expires = ctx.height.checked_add(lp.term).ok_or_else(overflow)?;
-            let state_now = starting_state(busy, lp);
-            leases.current = Some(Lease {
-                holder,
-                auction,
-                start,
-                expires,
-                price,
-                p_s,
-                p_m,
-                m,
-                state: state_now,
-                transmit_expire: 0,
-            });
-            events.push(ContractEvent::LeaseGranted {
-                channel,
-                holder,
-                auction,
-                start,
-                expires,
-                price,
-                p_s,
-                p_m,
-                m,
-            });
-            if state_now == LeaseState::Authorized {
+            if !queued && lease_state == LeaseState::Authorized {
                 events.push(ContractEvent::LeaseAuthorized { channel, holder });
             }
         }
