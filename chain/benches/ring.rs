@@ -1,4 +1,5 @@
-//! LSAG ring signature sign/verify cost for rings of 4, 16 and 64 members.
+//! LSAG ring signature sign/verify cost for rings of 4, 16 and 64 members, and the verify cost
+//! of a reveal's DLEQ proof.
 //!
 //! Run: `cargo bench -p trustband-chain --bench ring`. SPEC target: ring of 16 verifies in
 //! about 2 ms (budget 3 ms) on the lab machines.
@@ -25,5 +26,16 @@ fn ring(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, ring);
+fn dleq(c: &mut Criterion) {
+    let mut fixture = RingFixture::new(16).unwrap();
+    let reveal = fixture.reveal_as(1).unwrap();
+    let mut group = c.benchmark_group("dleq");
+    group.sample_size(20);
+    group.bench_function("verify", |b| {
+        b.iter(|| black_box(&reveal).verify().unwrap());
+    });
+    group.finish();
+}
+
+criterion_group!(benches, ring, dleq);
 criterion_main!(benches);

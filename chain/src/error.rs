@@ -133,6 +133,11 @@ pub enum Error {
     #[error("ring signature does not verify")]
     BadRingSignature,
 
+    /// A Chaum-Pedersen DLEQ proof did not verify for this public key, key image, event base
+    /// and context.
+    #[error("DLEQ proof does not verify")]
+    BadDleqProof,
+
     /// Hash-to-curve failed (only possible with an invalid domain separation tag).
     #[error("hash to curve failed for domain separation tag {dst}")]
     HashToCurve {
@@ -535,6 +540,17 @@ pub enum Error {
         /// Task.
         task: u64,
         /// Account.
+        account: crate::crypto::Address,
+    },
+
+    /// A reveal's DLEQ proof does not show that the revealing account made the key image of
+    /// any unrevealed report carrying the opened commitment (e.g. two sensors swapping
+    /// outcomes by committing to each other's address).
+    #[error("{account}'s reveal for task {task} does not prove it made the report's key image")]
+    BadRevealProof {
+        /// Task.
+        task: u64,
+        /// The revealing account.
         account: crate::crypto::Address,
     },
 

@@ -181,7 +181,7 @@ impl Driver {
                     Some(salt) if right => salt.clone(),
                     _ => lab.salt(),
                 };
-                lab.call(s, task_contract(task), &Call::Reveal { salt })
+                lab.reveal(s, task, salt)
             }
             Action::Commit(m, a, value, fake, deposit) => {
                 let auction = pick(lab, a);

@@ -1,19 +1,22 @@
 //! The cooperative sensing contract through real blocks: the happy path of a round (open,
 //! register, buy-in, selection, anonymous uploads, fusion, reveals, settlement, removal) with
 //! exact balances, trust and events; selection order with buy-ins; the protective busy
-//! defaults; settlement policies; and one test per typed rejection, each checking that a
+//! defaults; settlement policies; reveal proofs against swapped or copied commitments; and one
+//! test per typed rejection, each checking that a
 //! rejected call changes nothing but its fee and nonce (or, for an anonymous upload, that the
 //! block carrying it is invalid).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod contracts_support;
 
+use chain::contracts::csc::{self, AnonymousUpload};
 use chain::contracts::csc::{RegistrationStatus, TaskPhase};
 use chain::contracts::events::{ContractEvent, FuseReason, Payment, SensorOutcome};
 use chain::contracts::{
     Call, REGISTRY, SkipScope, SlashDestination, auction_contract, task_contract,
 };
-use chain::crypto::Ring;
+use chain::contracts::{GridCell, SensingReport};
+use chain::crypto::{IdentityCommitment, KeyImage, Ring, dleq};
 use chain::tx::TxPayload;
 use chain::{Error, SignedTx};
 use contracts_support::{Lab, chain_params, fx, test_contracts};
@@ -159,27 +162,9 @@ fn happy_path_round_with_buy_in_fusion_reveal_and_settlement() {
 
     // Block 4: reveals; settlement at its end.
     let txs = [
-        lab.call(
-            1,
-            task_contract(task),
-            &Call::Reveal {
-                salt: salts[0].clone(),
-            },
-        ),
-        lab.call(
-            2,
-            task_contract(task),
-            &Call::Reveal {
-                salt: salts[1].clone(),
-            },
-        ),
-        lab.call(
-            4,
-            task_contract(task),
-            &Call::Reveal {
-                salt: salts[2].clone(),
-            },
-        ),
+        lab.reveal(1, task, salts[0].clone()),
+        lab.reveal(2, task, salts[1].clone()),
+        lab.reveal(4, task, salts[2].clone()),
     ];
     let before: Vec<TrustRecord> = [1, 2, 4, 3]
         .iter()
@@ -463,20 +448,8 @@ fn unrevealed_report_is_slashed_and_slashes_can_go_to_the_mno() {
     lab.block(&txs);
     // 3 never reveals.
     let txs = [
-        lab.call(
-            1,
-            task_contract(task),
-            &Call::Reveal {
-                salt: salts[0].clone(),
-            },
-        ),
-        lab.call(
-            2,
-            task_contract(task),
-            &Call::Reveal {
-                salt: salts[1].clone(),
-            },
-        ),
+        lab.reveal(1, task, salts[0].clone()),
+        lab.reveal(2, task, salts[1].clone()),
     ];
     let events = lab.block(&txs).events();
     let ContractEvent::Settled {
@@ -862,7 +835,7 @@ fn reveal_before_fusion_is_out_of_phase() {
     // Height 3 takes uploads; reveals open at 4.
     let salt = lab.salt();
     let up = lab.upload(2, task, true, &salt);
-    let reveal = lab.call(2, task_contract(task), &Call::Reveal { salt });
+    let reveal = lab.reveal(2, task, salt);
     let applied = lab.block(&[up, reveal]);
     assert_eq!(
         applied.failure(),
@@ -881,7 +854,7 @@ fn reveal_by_unselected_account_is_rejected() {
     let task = open_with(&mut lab, &[1, 2, 3, 4]);
     lab.skip(2);
     let salt = lab.salt();
-    let tx = lab.call(4, task_contract(task), &Call::Reveal { salt });
+    let tx = lab.reveal(4, task, salt);
     assert_eq!(
         failed_call(&mut lab, 4, tx),
         Error::NotSelected {
@@ -900,13 +873,13 @@ fn reveal_with_wrong_salt_is_a_commitment_mismatch() {
     let up = lab.upload(1, task, true, &salt);
     lab.block(&[up]);
     let wrong = lab.salt();
-    let tx = lab.call(1, task_contract(task), &Call::Reveal { salt: wrong });
+    let tx = lab.reveal(1, task, wrong);
     assert_eq!(
         failed_call(&mut lab, 1, tx),
         Error::CommitmentMismatch { kind: "identity" }
     );
     // Another sensor cannot claim 1's report with 1's salt either.
-    let tx = lab.call(2, task_contract(task), &Call::Reveal { salt: salt.clone() });
+    let tx = lab.reveal(2, task, salt.clone());
     let applied = lab.block(&[tx]);
     assert_eq!(
         applied.failure(),
@@ -922,9 +895,9 @@ fn second_reveal_is_rejected() {
     let salt = lab.salt();
     let up = lab.upload(1, task, true, &salt);
     lab.block(&[up]);
-    let tx = lab.call(1, task_contract(task), &Call::Reveal { salt: salt.clone() });
+    let tx = lab.reveal(1, task, salt.clone());
     lab.block(&[tx]);
-    let tx = lab.call(1, task_contract(task), &Call::Reveal { salt });
+    let tx = lab.reveal(1, task, salt);
     assert_eq!(
         failed_call(&mut lab, 1, tx),
         Error::AlreadyRevealed {
@@ -932,6 +905,212 @@ fn second_reveal_is_rejected() {
             account: lab.address(1)
         }
     );
+}
+
+/// Key `signer`'s upload of `decision` for `task` whose identity commitment names `to`'s
+/// address under `salt` (the colluders' swap, or a copied commitment).
+fn upload_committing_to(
+    lab: &mut Lab,
+    signer: usize,
+    task: u64,
+    decision: bool,
+    commitment: IdentityCommitment,
+) -> (SignedTx, KeyImage) {
+    let t = lab.task(task).unwrap();
+    let ring = Ring::from_bytes(&t.ring.concat()).unwrap();
+    let report = SensingReport {
+        decision,
+        energy_mdb: 0,
+        cell: GridCell {
+            x: signer as i32,
+            y: 0,
+        },
+        commitment,
+    };
+    let upload =
+        AnonymousUpload::sign(&lab.keys[signer], task, t.round, report, ring, &mut lab.rng)
+            .unwrap();
+    let image = *upload.key_image();
+    (SignedTx::anonymous(upload).unwrap(), image)
+}
+
+/// The key image of `i`'s reports in `task`.
+fn image_of(lab: &Lab, i: usize, task: u64) -> KeyImage {
+    let t = lab.task(task).unwrap();
+    csc::event_base(&t)
+        .unwrap()
+        .key_image(&lab.keys[i])
+        .unwrap()
+}
+
+#[test]
+fn swapped_commitments_are_refused_by_the_reveal_proof() {
+    const A: usize = 1;
+    const B: usize = 2;
+    let mut lab = lab_with(|c| c.csc.reveal_end = 6);
+    let task = open_with(&mut lab, &[A, B, 3]);
+    lab.skip(1);
+    // A reports busy (the fused outcome) but commits to B's address; B reports idle under its
+    // own commitment. Colluding, B would open A's report and take A's outcome.
+    let (salt_a, salt_b, salt_3) = (lab.salt(), lab.salt(), lab.salt());
+    let to_b = IdentityCommitment::new(task, &lab.address(B), &salt_a);
+    let (swap, image_a) = upload_committing_to(&mut lab, A, task, true, to_b);
+    let txs = [
+        swap,
+        lab.upload(B, task, false, &salt_b),
+        lab.upload(3, task, true, &salt_3),
+    ];
+    let events = lab.block(&txs).events();
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, ContractEvent::Fused { busy: true, .. }))
+    );
+    assert_eq!(image_a, image_of(&lab, A, task));
+    let image_b = image_of(&lab, B, task);
+
+    // B opens A's report: the salt matches, but B's proof is for B's key image, not A's.
+    let before = lab.task(task).unwrap();
+    let tx = lab.reveal(B, task, salt_a.clone());
+    assert_eq!(
+        failed_call(&mut lab, B, tx),
+        Error::BadRevealProof {
+            task,
+            account: lab.address(B)
+        }
+    );
+    assert_eq!(
+        lab.task(task).unwrap(),
+        before,
+        "a refused reveal changes nothing"
+    );
+    // A cannot open it either (the commitment names B).
+    let tx = lab.reveal(A, task, salt_a);
+    assert_eq!(
+        failed_call(&mut lab, A, tx),
+        Error::CommitmentMismatch { kind: "identity" }
+    );
+    assert_eq!(lab.task(task).unwrap(), before);
+
+    // Honest path: B opens its own report and gets its own (wrong) outcome.
+    let tx = lab.reveal(B, task, salt_b);
+    let events = lab.block(&[tx]).events();
+    assert_eq!(
+        events,
+        vec![ContractEvent::Revealed {
+            task,
+            account: lab.address(B),
+            key_image: image_b,
+            cell: GridCell { x: 2, y: -2 },
+        }]
+    );
+    let tx = lab.reveal(3, task, salt_3);
+    let events = lab.block(&[tx]).events();
+    let ContractEvent::Settled { trust, .. } = events.last().unwrap() else {
+        panic!("no settlement: {events:?}");
+    };
+    let outcomes: Vec<_> = trust.iter().map(|u| (u.account, u.outcome)).collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            (lab.address(A), SensorOutcome::Silent),
+            (lab.address(B), SensorOutcome::Wrong),
+            (lab.address(3), SensorOutcome::Right),
+        ]
+    );
+}
+
+#[test]
+fn a_copied_commitment_does_not_block_the_owners_reveal() {
+    let mut lab = lab_with(|c| c.csc.reveal_end = 4);
+    let task = open_with(&mut lab, &[1, 2, 3]);
+    lab.skip(1);
+    // 1 copies 2's commitment and its report lands first: the commitment now selects two
+    // reports, and 2's proof opens its own.
+    let salt = lab.salt();
+    let copied = IdentityCommitment::new(task, &lab.address(2), &salt);
+    let (copy, image_1) = upload_committing_to(&mut lab, 1, task, true, copied);
+    let own = lab.upload(2, task, true, &salt);
+    lab.block(&[copy, own]);
+    let t = lab.task(task).unwrap();
+    assert_eq!(t.reports[0].key_image, image_1.to_bytes());
+    assert_eq!(
+        t.reports[0].report.commitment,
+        t.reports[1].report.commitment
+    );
+
+    let tx = lab.reveal(2, task, salt);
+    let events = lab.block(&[tx]).events();
+    assert_eq!(
+        events,
+        vec![ContractEvent::Revealed {
+            task,
+            account: lab.address(2),
+            key_image: image_of(&lab, 2, task),
+            cell: GridCell { x: 2, y: -2 },
+        }]
+    );
+    let t = lab.task(task).unwrap();
+    assert_eq!(t.reports[0].revealed_by, None);
+    assert_eq!(t.reports[1].revealed_by, Some(lab.address(2)));
+}
+
+#[test]
+fn reveal_proof_bound_to_another_task_or_account_is_refused() {
+    let mut lab = lab_with(|c| c.csc.reveal_end = 7);
+    let task = open_with(&mut lab, &[1, 2, 3]);
+    lab.skip(1);
+    let salt = lab.salt();
+    let up = lab.upload(1, task, true, &salt);
+    lab.block(&[up]);
+    let t = lab.task(task).unwrap();
+    let base = csc::event_base(&t).unwrap();
+    let before = t.clone();
+    for context in [
+        csc::reveal_context(task + 1, &lab.address(1)),
+        csc::reveal_context(task, &lab.address(2)),
+    ] {
+        let proof = dleq::prove(&lab.keys[1], &base, &context, &mut lab.rng).unwrap();
+        let tx = lab.call(
+            1,
+            task_contract(task),
+            &Call::Reveal {
+                salt: salt.clone(),
+                proof,
+            },
+        );
+        assert_eq!(
+            failed_call(&mut lab, 1, tx),
+            Error::BadRevealProof {
+                task,
+                account: lab.address(1)
+            }
+        );
+        assert_eq!(lab.task(task).unwrap(), before);
+    }
+    // A malformed proof is a typed codec error (fee paid, nothing else).
+    let mut data = vec![3u8];
+    data.extend_from_slice(salt.as_bytes());
+    data.extend_from_slice(&[0; 64]);
+    let tx = lab.signed(
+        1,
+        1,
+        TxPayload::Contract(chain::tx::ContractCall {
+            contract: task_contract(task),
+            data,
+        }),
+    );
+    assert_eq!(
+        failed_call(&mut lab, 1, tx),
+        Error::NonCanonicalScalar {
+            field: "dleq.c",
+            index: 0
+        }
+    );
+    // The right proof still opens the report.
+    let tx = lab.reveal(1, task, salt);
+    let events = lab.block(&[tx]).events();
+    assert!(matches!(events[..], [ContractEvent::Revealed { .. }]));
 }
 
 #[test]
@@ -943,7 +1122,7 @@ fn late_reveal_is_rejected_then_the_task_is_gone() {
     let up = lab.upload(1, task, true, &salt);
     lab.block(&[up]);
     lab.skip(1);
-    let tx = lab.call(1, task_contract(task), &Call::Reveal { salt: salt.clone() });
+    let tx = lab.reveal(1, task, salt.clone());
     assert_eq!(
         failed_call(&mut lab, 1, tx),
         Error::Late {
@@ -954,7 +1133,7 @@ fn late_reveal_is_rejected_then_the_task_is_gone() {
         }
     );
     lab.skip(1);
-    let tx = lab.call(1, task_contract(task), &Call::Reveal { salt });
+    let tx = lab.reveal(1, task, salt);
     assert_eq!(
         failed_call(&mut lab, 1, tx),
         Error::UnknownContract {

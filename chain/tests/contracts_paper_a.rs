@@ -268,7 +268,7 @@ fn run(k: u32, selection: SelectionScheme, seed: u64) -> Outcome {
         let mut txs: Vec<SignedTx> = Vec::new();
         if selected.len() >= 2 {
             for (&i, salt) in selected.iter().zip(salts) {
-                txs.push(lab.call(i, task_contract(task), &Call::Reveal { salt }));
+                txs.push(lab.reveal(i, task, salt));
             }
         }
         if auction {

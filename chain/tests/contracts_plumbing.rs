@@ -12,7 +12,7 @@ use chain::contracts::events::ContractEvent;
 use chain::contracts::{
     BidOpening, Call, ChannelSpec, ContractParams, MAX_OPENINGS, REGISTRY, task_contract,
 };
-use chain::crypto::{BidSecret, BlindedBid, Salt};
+use chain::crypto::{BidSecret, BlindedBid, DleqProof, Salt};
 use chain::tx::{ContractCall, TxPayload};
 use chain::{ChainParams, Error, GenesisConfig, Hash256, SignedTx, UnsignedTx};
 use contracts_support::{Lab, chain_params, fx, test_contracts};
@@ -30,8 +30,11 @@ fn arb_call() -> impl Strategy<Value = Call> {
         any::<u32>().prop_map(|channel| Call::Open { channel }),
         Just(Call::Register),
         Just(Call::BuyIn),
-        any::<[u8; 32]>().prop_map(|s| Call::Reveal {
-            salt: Salt::from_bytes(s)
+        (any::<[u8; 32]>(), any::<[u8; 64]>()).prop_filter_map("canonical proof", |(s, p)| {
+            DleqProof::from_bytes(&p).ok().map(|proof| Call::Reveal {
+                salt: Salt::from_bytes(s),
+                proof,
+            })
         }),
         (any::<[u8; 32]>(), any::<u128>()).prop_map(|(b, deposit)| Call::Commit {
             blinded: BlindedBid::from_bytes(b),

@@ -11,19 +11,22 @@
 //! - Task issuer (the highest-trust account, [`chain::contracts::task_issuer`]): opens a task
 //!   on every channel whose previous task has been fused, up to the configured number of rounds.
 //! - Sensor: registers in the registration window (and buys in while its trust is below the
-//!   selection threshold), senses when it is in the task's ring, reveals after fusion.
+//!   selection threshold), senses when it is in the task's ring, reveals after fusion (with a
+//!   DLEQ proof that its key made the report's key image, [`reveal_proof`]).
 //! - MO: commits one real and `fakes` decoy blinded bids per auction in the commit window,
 //!   reveals them in the reveal window, sends lease heartbeats when leases need them.
 //! - MNO: nothing to send; the contracts pay it.
 
+use chacha20::ChaCha20Rng;
 use chain::codec::Decode;
-use chain::contracts::csc::{PointBytes, Registry, Task, TaskPhase};
+use chain::contracts::csc::{PointBytes, Registry, Task, TaskPhase, prove_reveal};
 use chain::contracts::lease::LeaseState;
 use chain::contracts::sac::{Auction, BidOpening};
 use chain::contracts::{
     Call, ContractKind, REGISTRY, lease_contract, parse_contract_id, task_contract,
 };
-use chain::crypto::{Address, BlindedBid, Domain, IdentityCommitment, hash};
+use chain::crypto::rand_core::SeedableRng;
+use chain::crypto::{Address, BlindedBid, DleqProof, Domain, IdentityCommitment, hash};
 use chain::tx::ContractId;
 use chain::{ChainParams, Hash256, State};
 use fusion::SelectionScheme;
@@ -224,7 +227,8 @@ fn call(intent: Intent, contract: ContractId, call: Call) -> Plan {
 /// What the node's roles want now (see the module docs).
 ///
 /// # Errors
-/// A contract instance in the state that does not decode (a corrupt state).
+/// A contract instance in the state that does not decode (a corrupt state); a task holding
+/// reports without a ring (no reveal proof can be made, see [`reveal_proof`]).
 pub fn plan(ctx: &RoleCtx<'_>) -> Result<Vec<Plan>, chain::Error> {
     let mut out = Vec::new();
     let me = ctx.wallet.address();
@@ -255,7 +259,7 @@ pub fn plan(ctx: &RoleCtx<'_>) -> Result<Vec<Plan>, chain::Error> {
         match parse_contract_id(id) {
             Some((ContractKind::Task, n)) if ctx.sensor => {
                 let task = Task::from_bytes(bytes)?;
-                plan_task(ctx, &task, n, below_threshold, &mut out);
+                plan_task(ctx, &task, n, below_threshold, &mut out)?;
             }
             Some((ContractKind::Auction, n)) if ctx.mo => {
                 let auction = Auction::from_bytes(bytes)?;
@@ -289,7 +293,13 @@ pub fn plan(ctx: &RoleCtx<'_>) -> Result<Vec<Plan>, chain::Error> {
     Ok(out)
 }
 
-fn plan_task(ctx: &RoleCtx<'_>, task: &Task, id: u64, below: bool, out: &mut Vec<Plan>) {
+fn plan_task(
+    ctx: &RoleCtx<'_>,
+    task: &Task,
+    id: u64,
+    below: bool,
+    out: &mut Vec<Plan>,
+) -> Result<(), chain::Error> {
     let me = ctx.wallet.address();
     let next = ctx.next_height;
     let t = task.timeline;
@@ -352,12 +362,37 @@ fn plan_task(ctx: &RoleCtx<'_>, task: &Task, id: u64, below: bool, out: &mut Vec
                     task_contract(id),
                     Call::Reveal {
                         salt: ctx.wallet.salt(id),
+                        proof: reveal_proof(ctx.wallet, task)?,
                     },
                 ));
             }
         }
         _ => {}
     }
+    Ok(())
+}
+
+/// The DLEQ proof of this node's reveal in `task` (its key made its report's key image).
+///
+/// The RNG is seeded from the key and the task so plans stay a pure function of the state;
+/// that is safe because [`chain::crypto::dleq::prove`] hedges its nonce with the key and the
+/// whole statement (ring, round, context), so distinct statements never share a nonce.
+///
+/// # Errors
+/// [`chain::Error::EmptyRing`] if the task has no ring (it then holds no reports either).
+pub fn reveal_proof(wallet: &Wallet, task: &Task) -> Result<DleqProof, chain::Error> {
+    let secret = wallet.key().to_bytes();
+    let seed = hash(
+        Domain::KeySeed,
+        &[
+            b"trustband/node-secret",
+            b"reveal-proof",
+            secret.as_slice(),
+            &task.id.to_be_bytes(),
+        ],
+    );
+    let mut rng = ChaCha20Rng::from_seed(seed);
+    prove_reveal(wallet.key(), task, &mut rng)
 }
 
 fn plan_auction(ctx: &RoleCtx<'_>, auction: &Auction, id: u64, me: Address, out: &mut Vec<Plan>) {
@@ -450,6 +485,49 @@ mod tests {
             a[0].blinded(),
             bid_plan(&other, &spec, 7, 1_000, 500)[0].blinded()
         );
+    }
+
+    #[test]
+    fn reveal_proof_opens_the_nodes_key_image_and_is_stable() {
+        use chain::contracts::csc::{TaskPhase, event_base, reveal_context};
+        use chain::contracts::round::TaskTimeline;
+        use chain::crypto::dleq;
+
+        let w = Wallet::new(key_from_seed("sensor").unwrap());
+        let other = Wallet::new(key_from_seed("sensor2").unwrap());
+        let mut ring = vec![w.public_key().to_bytes(), other.public_key().to_bytes()];
+        ring.sort_unstable();
+        let task = Task {
+            id: 5,
+            channel: 0,
+            round: 2,
+            issuer: other.address(),
+            timeline: TaskTimeline::new(10, 1, 2, 3, 4).unwrap(),
+            phase: TaskPhase::Revealing,
+            registrations: Vec::new(),
+            ring,
+            reports: Vec::new(),
+            decision: None,
+        };
+        let proof = reveal_proof(&w, &task).unwrap();
+        // Pure: the same proof on every plan (and after a restart).
+        assert_eq!(reveal_proof(&w, &task).unwrap(), proof);
+        let base = event_base(&task).unwrap();
+        let image = base.key_image(w.key()).unwrap();
+        let context = reveal_context(5, &w.address());
+        dleq::verify(w.public_key(), &image, &base, &context, &proof).unwrap();
+        // Another node's key image is not opened by this proof.
+        let theirs = base.key_image(other.key()).unwrap();
+        assert_eq!(
+            dleq::verify(w.public_key(), &theirs, &base, &context, &proof),
+            Err(chain::Error::BadDleqProof)
+        );
+        // No ring, no proof.
+        let empty = Task {
+            ring: Vec::new(),
+            ..task
+        };
+        assert_eq!(reveal_proof(&w, &empty), Err(chain::Error::EmptyRing));
     }
 
     #[test]

@@ -13,8 +13,9 @@
 //!    key image, before the deadline (`ReportAccepted`). End of `c + deadline`: fusion with
 //!    [`CscParams::fusion`], no reports = busy (`Fused`); the channel's lease is suspended or
 //!    resumed and, if idle, its auction opens (see [`super::sac`], [`super::lease`]).
-//! 5. [`reveal`] (account-signed `(task, salt)`): the contract recomputes the
-//!    [`IdentityCommitment`] with the caller's address and links report to account
+//! 5. [`reveal`] (account-signed `(task, salt, DLEQ proof)`): the contract recomputes the
+//!    [`IdentityCommitment`] with the caller's address, checks the proof ([`prove_reveal`])
+//!    that the caller's key made the report's key image, and links report to account
 //!    (`Revealed`, with the report's location).
 //! 6. End of `c + reveal_end`: settlement through fusion's [`fusion::TrustModel`] (`Settled`); the
 //!    settled record is removed `retain` blocks later (`TaskClosed`).
@@ -26,6 +27,8 @@
 //! AnonymousUpload    = task u64 || round u64 || SensingReport || u32 n || ring (n × 33)
 //!                      || u32 len || ring signature (65 + 32 n)
 //! ring signature     = LSAG over SensingReport bytes, event (task, round), ring = the task's ring
+//! reveal proof       = DLEQ log_G(P) = log_h(I): P the caller's key, I the report's key image,
+//!                      h the task's event base, context = be64 task || caller address (20)
 //! ```
 #![deny(clippy::float_arithmetic)]
 
@@ -49,8 +52,8 @@ use crate::crypto::ring::{self, KEY_IMAGE_LEN, MAX_RING_SIZE, MIN_RING_SIZE};
 // Key images and public keys share the 33-byte compressed encoding.
 const _: () = assert!(KEY_IMAGE_LEN == PUBLIC_KEY_LEN);
 use crate::crypto::{
-    Address, Domain, Event, IdentityCommitment, KeyImage, PublicKey, Ring, RingSignature, Salt,
-    SecretKey, hash,
+    Address, DleqProof, Domain, Event, EventBase, IdentityCommitment, KeyImage, PublicKey, Ring,
+    RingSignature, Salt, SecretKey, dleq, hash,
 };
 use crate::error::Error;
 use crate::state::State;
@@ -986,18 +989,70 @@ pub fn upload(
     })
 }
 
-/// Opens `sender`'s identity commitment: links one report to the account.
+/// Length of [`reveal_context`]: `be64 task || address (20)`.
+pub const REVEAL_CONTEXT_LEN: usize = 8 + crate::crypto::keys::ADDRESS_LEN;
+
+/// The context a reveal's DLEQ proof is bound to: `be64 task || account address`, so a proof
+/// cannot be replayed for another task or by another account.
+#[must_use]
+pub fn reveal_context(task_id: u64, account: &Address) -> [u8; REVEAL_CONTEXT_LEN] {
+    let mut out = [0u8; REVEAL_CONTEXT_LEN];
+    let (task, address) = out.split_at_mut(8);
+    task.copy_from_slice(&task_id.to_be_bytes());
+    address.copy_from_slice(account.as_bytes());
+    out
+}
+
+/// The event base `h` of `task`'s ring signatures (and of its reveal proofs).
+///
+/// # Errors
+///
+/// [`Error::EmptyRing`] if the task has no ring (before selection, or fewer than two selected);
+/// [`Error::IdentityPoint`], [`Error::HashToCurve`] (negligible).
+pub fn event_base(task: &Task) -> Result<EventBase, Error> {
+    if task.ring.is_empty() {
+        return Err(Error::EmptyRing);
+    }
+    let event = Event {
+        task_id: task.id,
+        round: task.round,
+    };
+    EventBase::from_encoded_ring(&task.ring.concat(), &event)
+}
+
+/// The DLEQ proof `secret`'s account sends with its [`super::Call::Reveal`] for `task`: its
+/// account key and its key image over the task's [`event_base`] share `secret`, bound to
+/// [`reveal_context`]. `rng` feeds the (hedged) nonce.
+///
+/// # Errors
+///
+/// As [`event_base`].
+pub fn prove_reveal<R: CryptoRng + ?Sized>(
+    secret: &SecretKey,
+    task: &Task,
+    rng: &mut R,
+) -> Result<DleqProof, Error> {
+    let base = event_base(task)?;
+    let context = reveal_context(task.id, &secret.address());
+    dleq::prove(secret, &base, &context, rng)
+}
+
+/// Opens `sender`'s identity commitment: links one report to the account. The commitment
+/// selects the unrevealed reports carrying it; `proof` must show that `sender`'s key made one
+/// of their key images (the first such report is opened). Nothing changes on any error.
 ///
 /// # Errors
 ///
 /// [`Error::UnknownContract`], [`Error::OutOfPhase`], [`Error::Late`],
 /// [`Error::NotSelected`], [`Error::AlreadyRevealed`], [`Error::CommitmentMismatch`]
-/// (kind `identity`: no unrevealed report carries this commitment).
+/// (kind `identity`: no unrevealed report carries this commitment), [`Error::BadRevealProof`]
+/// (the proof matches none of those reports' key images, e.g. a swapped commitment).
 pub fn reveal(
     state: &mut State,
     sender: &PublicKey,
     task_id: u64,
     salt: &Salt,
+    proof: &DleqProof,
     ctx: &ExecCtx<'_>,
 ) -> Result<Vec<ContractEvent>, Error> {
     let mut task = load_task(state, task_id)?;
@@ -1021,13 +1076,43 @@ pub fn reveal(
         });
     }
     let commitment = IdentityCommitment::new(task_id, &who, salt);
+    let candidates: Vec<usize> = task
+        .reports
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.revealed_by.is_none() && s.report.commitment == commitment)
+        .map(|(i, _)| i)
+        .collect();
+    if candidates.is_empty() {
+        return Err(Error::CommitmentMismatch { kind: "identity" });
+    }
+    // Reports exist only after selection built a ring, so the task has one here. `sender` is
+    // the account key registered (and so the ring member) of a selected sensor.
+    let base = event_base(&task)?;
+    let context = reveal_context(task_id, &who);
+    let mut opened = None;
+    // Usually one candidate; more only if a ring member copied this commitment, bounded by
+    // the ring size (one report per key image).
+    for i in candidates {
+        let Some(stored) = task.reports.get(i) else {
+            continue;
+        };
+        let key_image = KeyImage::from_bytes(&stored.key_image)?;
+        if dleq::verify(sender, &key_image, &base, &context, proof).is_ok() {
+            opened = Some((i, key_image));
+            break;
+        }
+    }
+    let (index, key_image) = opened.ok_or(Error::BadRevealProof {
+        task: task_id,
+        account: who,
+    })?;
     let stored = task
         .reports
-        .iter_mut()
-        .find(|s| s.revealed_by.is_none() && s.report.commitment == commitment)
+        .get_mut(index)
         .ok_or(Error::CommitmentMismatch { kind: "identity" })?;
     stored.revealed_by = Some(who);
-    let (key_image, cell) = (KeyImage::from_bytes(&stored.key_image)?, stored.report.cell);
+    let cell = stored.report.cell;
     store(state, task_contract(task_id), &task)?;
     Ok(vec![ContractEvent::Revealed {
         task: task_id,

@@ -61,10 +61,12 @@
 //!   account until the reveal window, which opens only after fusion; the `Revealed` event is the
 //!   first to name account and cell together.
 //! - **Reveal linkage.** A reveal shows the caller knows the salt of a commitment to *its own*
-//!   address on an unrevealed report, and only selected sensors may reveal, once each. It does
-//!   not prove the caller made that report's key image: two selected colluders could commit to
-//!   each other's address and swap their outcomes. A DLEQ proof that the key image and the
-//!   caller's key share a secret would close this; it is not implemented.
+//!   address on an unrevealed report, and only selected sensors may reveal, once each. It also
+//!   carries a Chaum-Pedersen DLEQ proof ([`crate::crypto::dleq`]) that the caller's account
+//!   key (its ring member) and the report's key image share one secret, bound to the task and
+//!   the caller: without it two selected colluders could commit to each other's address and
+//!   swap their outcomes. If several unrevealed reports carry the commitment (a sensor may copy
+//!   another's commitment to block its reveal), the reveal opens the one its proof matches.
 //! - **Fusion without identities.** Reports are anonymous at fusion, so trust-weighted
 //!   majority is refused by [`ContractParams::validate`]. No reports: busy (protect the
 //!   licensee), with [`events::FuseReason`] saying so.
@@ -97,7 +99,8 @@ use fusion::{FusionRule, PaperTrust, SelectionScheme, TrustParams};
 use serde::{Deserialize, Serialize};
 
 use crate::codec::{Decode, Encode, Put, Reader};
-use crate::crypto::{Address, BidSecret, BlindedBid, PublicKey, Salt};
+use crate::crypto::dleq::DLEQ_PROOF_LEN;
+use crate::crypto::{Address, BidSecret, BlindedBid, DleqProof, PublicKey, Salt};
 use crate::digest::Hash256;
 use crate::error::Error;
 use crate::params::ChainParams;
@@ -623,6 +626,9 @@ pub enum Call {
     Reveal {
         /// The salt of the report's [`crate::crypto::IdentityCommitment`].
         salt: Salt,
+        /// Proof that the caller's account key and the report's key image share their secret,
+        /// bound to the task and the caller ([`csc::prove_reveal`]).
+        proof: DleqProof,
     },
     /// To an auction: commit a blinded bid with its deposit (tag 4).
     Commit {
@@ -645,8 +651,9 @@ pub const MAX_OPENINGS: u32 = 256;
 
 impl Call {
     /// The canonical call data:
-    /// `tag u8 || fields` (Open: channel u32; Reveal: salt 32; Commit: blinded 32 || deposit
-    /// u128; RevealBids: u32 n || n × (value u128 || fake u8 || secret 32)).
+    /// `tag u8 || fields` (Open: channel u32; Reveal: salt 32 || DLEQ proof 64 (c || s);
+    /// Commit: blinded 32 || deposit u128; RevealBids: u32 n || n × (value u128 || fake u8 ||
+    /// secret 32)).
     #[must_use]
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::new();
@@ -657,9 +664,10 @@ impl Call {
             }
             Call::Register => out.put_u8(1),
             Call::BuyIn => out.put_u8(2),
-            Call::Reveal { salt } => {
+            Call::Reveal { salt, proof } => {
                 out.put_u8(3);
                 out.put_raw(salt.as_bytes());
+                out.put_raw(&proof.to_bytes());
             }
             Call::Commit { blinded, deposit } => {
                 out.put_u8(4);
@@ -685,7 +693,8 @@ impl Call {
     /// # Errors
     ///
     /// [`Error::Truncated`], [`Error::UnknownTag`], [`Error::LengthOverCap`],
-    /// [`Error::InvalidEncoding`], [`Error::TrailingBytes`].
+    /// [`Error::InvalidEncoding`], [`Error::TrailingBytes`]; [`Error::NonCanonicalScalar`]
+    /// for a reveal's malformed proof.
     pub fn decode(data: &[u8]) -> Result<Self, Error> {
         let mut r = Reader::new(data);
         let call = match r.u8("call")? {
@@ -696,6 +705,7 @@ impl Call {
             2 => Call::BuyIn,
             3 => Call::Reveal {
                 salt: Salt::from_bytes(r.array("call.reveal.salt")?),
+                proof: DleqProof::from_bytes(&r.array::<DLEQ_PROOF_LEN>("call.reveal.proof")?)?,
             },
             4 => Call::Commit {
                 blinded: BlindedBid::from_bytes(r.array("call.commit.blinded")?),
@@ -876,9 +886,9 @@ fn wrong_contract() -> Error {
 /// [`Error::TaskAlreadyOpen`], [`Error::OutOfPhase`], [`Error::Late`],
 /// [`Error::AlreadyRegistered`], [`Error::NotRegistered`], [`Error::BuyInRefused`],
 /// [`Error::CapacityReached`], [`Error::InsufficientFunds`], [`Error::NotSelected`],
-/// [`Error::AlreadyRevealed`], [`Error::CommitmentMismatch`], [`Error::DepositTooSmall`],
-/// [`Error::DuplicateCommit`], [`Error::NotLeaseHolder`], [`Error::LeaseInactive`],
-/// [`Error::Overflow`].
+/// [`Error::AlreadyRevealed`], [`Error::CommitmentMismatch`], [`Error::BadRevealProof`],
+/// [`Error::DepositTooSmall`], [`Error::DuplicateCommit`], [`Error::NotLeaseHolder`],
+/// [`Error::LeaseInactive`], [`Error::Overflow`].
 pub fn execute_call(
     state: &mut State,
     sender: &PublicKey,
@@ -895,7 +905,9 @@ pub fn execute_call(
         }
         (ContractKind::Task, Call::Register) => csc::register(state, sender, n, ctx),
         (ContractKind::Task, Call::BuyIn) => csc::buy_in(state, sender, n, ctx),
-        (ContractKind::Task, Call::Reveal { salt }) => csc::reveal(state, sender, n, &salt, ctx),
+        (ContractKind::Task, Call::Reveal { salt, proof }) => {
+            csc::reveal(state, sender, n, &salt, &proof, ctx)
+        }
         (ContractKind::Auction, Call::Commit { blinded, deposit }) => {
             sac::commit(state, sender, n, blinded, deposit, ctx)
         }

@@ -3,14 +3,17 @@
 //! [`RingFixture`] builds a deterministic ring (keys from fixed seeds, a fixed-seed ChaCha20
 //! RNG for signing), so the CLI and `benches/ring.rs` time the same work. [`ring_timing`]
 //! measures mean sign and verify wall time with `std::time::Instant`; run it on a release build.
+//! [`RingFixture::reveal_as`] builds a member's reveal proof ([`RevealFixture`]) for timing
+//! [`super::dleq::verify`].
 
 use std::time::Instant;
 
 use chacha20::ChaCha20Rng;
 use rand_core::SeedableRng;
 
-use super::keys::SecretKey;
-use super::ring::{Event, Ring, RingSignature, sign, verify};
+use super::dleq::DleqProof;
+use super::keys::{PublicKey, SecretKey};
+use super::ring::{Event, EventBase, KeyImage, Ring, RingSignature, sign, verify};
 use crate::error::Error;
 
 /// A ring of `n` deterministic keys, an event, a message and a seeded RNG.
@@ -77,6 +80,63 @@ impl RingFixture {
     /// Errors from [`verify`].
     pub fn verify(&self, signature: &RingSignature) -> Result<(), Error> {
         verify(&self.ring, &self.event, &self.msg, signature)
+    }
+}
+
+/// A reveal's DLEQ proof for one fixture member: the statement and the proof, for timing
+/// [`super::dleq::verify`].
+#[derive(Debug, Clone)]
+pub struct RevealFixture {
+    /// The member's public key.
+    pub public: PublicKey,
+    /// Its key image over the fixture's event base.
+    pub image: KeyImage,
+    /// The fixture's event base.
+    pub base: EventBase,
+    /// Context bytes: `be64 task || address`, as the CSC binds them.
+    pub context: Vec<u8>,
+    /// The proof.
+    pub proof: DleqProof,
+}
+
+impl RevealFixture {
+    /// Verifies the proof.
+    ///
+    /// # Errors
+    ///
+    /// Errors from [`super::dleq::verify`] (none expected for a fixture).
+    pub fn verify(&self) -> Result<(), Error> {
+        super::dleq::verify(
+            &self.public,
+            &self.image,
+            &self.base,
+            &self.context,
+            &self.proof,
+        )
+    }
+}
+
+impl RingFixture {
+    /// Member `index`'s (modulo the ring size) DLEQ proof for the fixture's event, bound to
+    /// `be64 task || its address`.
+    ///
+    /// # Errors
+    ///
+    /// Errors from [`EventBase::new`] (none expected for a fixture).
+    pub fn reveal_as(&mut self, index: usize) -> Result<RevealFixture, Error> {
+        let n = self.secrets.len().max(1);
+        let secret = self.secrets.get(index % n).ok_or(Error::SignerNotInRing)?;
+        let base = EventBase::new(&self.ring, &self.event)?;
+        let mut context = self.event.task_id.to_be_bytes().to_vec();
+        context.extend_from_slice(secret.address().as_bytes());
+        let proof = super::dleq::prove(secret, &base, &context, &mut self.rng)?;
+        Ok(RevealFixture {
+            public: *secret.public_key(),
+            image: base.key_image(secret)?,
+            base,
+            context,
+            proof,
+        })
     }
 }
 

@@ -53,11 +53,13 @@ pub enum Domain {
     KeySeed,
     /// Contract-derived values (random selection seeds): `trustband/v1/contract`.
     Contract,
+    /// Chaum-Pedersen DLEQ proof challenges and nonces (reveal ownership): `trustband/v1/dleq`.
+    Dleq,
 }
 
 impl Domain {
     /// Every domain, for tests and tooling that must cover them all.
-    pub const ALL: [Domain; 11] = [
+    pub const ALL: [Domain; 12] = [
         Domain::Tx,
         Domain::Block,
         Domain::Commit,
@@ -69,6 +71,7 @@ impl Domain {
         Domain::MerkleNode,
         Domain::KeySeed,
         Domain::Contract,
+        Domain::Dleq,
     ];
 
     /// The ASCII tag hashed in front of every input of this domain.
@@ -86,6 +89,7 @@ impl Domain {
             Domain::MerkleNode => "trustband/v1/merkle-node",
             Domain::KeySeed => "trustband/v1/key-seed",
             Domain::Contract => "trustband/v1/contract",
+            Domain::Dleq => "trustband/v1/dleq",
         }
     }
 }

@@ -5,7 +5,9 @@
 //! by [`PublicKey::verify`]); its [`Address`] names its account. A selected sensor signs its
 //! report with [`ring::sign`] over the CSC's [`Ring`] for the task's [`Event`]; the CSC checks it
 //! with [`ring::verify`] and stores the [`KeyImage`] to accept one report per signer. The report
-//! carries an [`IdentityCommitment`] the sensor opens after fusion; MOs bid with [`BlindedBid`]s.
+//! carries an [`IdentityCommitment`] the sensor opens after fusion, with a [`DleqProof`]
+//! ([`dleq::prove`], checked by [`dleq::verify`]) that its account key and the report's key
+//! image share one secret over the ring's [`EventBase`]; MOs bid with [`BlindedBid`]s.
 //! Every hash goes through [`hash()`] with a [`Domain`] tag.
 //!
 //! All types are plain data (`Send + Sync`), so verification can run on worker threads. Callers
@@ -32,13 +34,15 @@
 
 pub mod bench;
 pub mod commit;
+pub mod dleq;
 pub mod hash;
 pub mod keys;
 pub mod ring;
 pub(crate) mod text;
 
 pub use commit::{BidSecret, BlindedBid, IdentityCommitment, Salt};
+pub use dleq::DleqProof;
 pub use hash::{Domain, HASH_LEN, hash};
 pub use keys::{Address, PublicKey, SecretKey, Signature};
 pub use rand_core;
-pub use ring::{Event, KeyImage, Ring, RingSignature};
+pub use ring::{Event, EventBase, KeyImage, Ring, RingSignature};

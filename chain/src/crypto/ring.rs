@@ -274,6 +274,10 @@ impl KeyImage {
         &self.bytes
     }
 
+    pub(crate) fn to_projective(self) -> ProjectivePoint {
+        ProjectivePoint::from(self.point)
+    }
+
     fn from_point(point: ProjectivePoint) -> Result<Self, Error> {
         let affine = point.to_affine();
         let mut bytes = [0u8; KEY_IMAGE_LEN];
@@ -445,7 +449,7 @@ impl RingSignature {
 }
 
 /// A scalar from 32 big-endian bytes, if below the group order (zero allowed).
-fn canonical_scalar(bytes: &[u8]) -> Option<Scalar> {
+pub(crate) fn canonical_scalar(bytes: &[u8]) -> Option<Scalar> {
     let array: [u8; SCALAR_LEN] = bytes.try_into().ok()?;
     Option::from(Scalar::from_repr(FieldBytes::from(array)))
 }
@@ -475,9 +479,85 @@ impl FromStr for RingSignature {
 
 serde_via_str!(RingSignature);
 
+/// The event-scoped base point `h = hash_to_curve(trustband/v1/ring-h2c, e || L)` of a ring
+/// and event: the base of the ring's key images (`I = x·h`) and of the reveal's DLEQ proof
+/// ([`super::dleq`]). Compared by its 33-byte compressed encoding.
+#[derive(Clone, Copy)]
+pub struct EventBase {
+    point: ProjectivePoint,
+    bytes: [u8; KEY_IMAGE_LEN],
+}
+
+impl EventBase {
+    /// The base point of `ring` for `event`.
+    ///
+    /// # Errors
+    ///
+    /// As [`EventBase::from_encoded_ring`].
+    pub fn new(ring: &Ring, event: &Event) -> Result<Self, Error> {
+        Self::from_encoded_ring(ring.as_bytes(), event)
+    }
+
+    /// The base point of the ring whose members' 33-byte encodings, concatenated in canonical
+    /// order, are `encoded` (hashed as given, nothing is decompressed: a contract passes the
+    /// ring it stored when it built it with [`Ring::new`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::IdentityPoint`] (field `event_base`) if hash-to-curve lands on the identity
+    /// (probability about 2^-256); [`Error::HashToCurve`] only if hash-to-curve fails.
+    pub fn from_encoded_ring(encoded: &[u8], event: &Event) -> Result<Self, Error> {
+        let point = hash_to_curve(Domain::RingH2c.tag(), &[&event.to_bytes(), encoded])?;
+        let mut bytes = [0u8; KEY_IMAGE_LEN];
+        bytes.copy_from_slice(point.to_affine().to_bytes().as_slice());
+        if bytes.iter().all(|&b| b == 0) {
+            return Err(Error::IdentityPoint {
+                field: "event_base",
+                index: 0,
+            });
+        }
+        Ok(Self { point, bytes })
+    }
+
+    /// The 33-byte compressed encoding.
+    #[must_use]
+    pub fn as_bytes(&self) -> &[u8; KEY_IMAGE_LEN] {
+        &self.bytes
+    }
+
+    /// The key image `x·h` of `secret` over this base.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::IdentityPoint`] only for a zero secret, which [`SecretKey`] excludes.
+    pub fn key_image(&self, secret: &SecretKey) -> Result<KeyImage, Error> {
+        KeyImage::from_point(self.point * secret.scalar().as_ref())
+    }
+
+    pub(crate) fn point(&self) -> ProjectivePoint {
+        self.point
+    }
+}
+
+impl PartialEq for EventBase {
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes == other.bytes
+    }
+}
+
+impl Eq for EventBase {}
+
+impl fmt::Debug for EventBase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("EventBase(")?;
+        write_hex(f, &self.bytes)?;
+        f.write_str(")")
+    }
+}
+
 /// The event-scoped base point `h = hash_to_curve(trustband/v1/ring-h2c, e || L)`.
 fn base_point(ring: &Ring, event: &Event) -> Result<ProjectivePoint, Error> {
-    hash_to_curve(Domain::RingH2c.tag(), &[&event.to_bytes(), ring.as_bytes()])
+    EventBase::new(ring, event).map(|base| base.point)
 }
 
 /// The per-signature constant inputs of `H_s`.

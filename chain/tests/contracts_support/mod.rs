@@ -371,6 +371,18 @@ impl Lab {
         SignedTx::anonymous(upload).unwrap()
     }
 
+    /// Key `i`'s reveal of `salt` for `task`, with its DLEQ proof over the task's ring (a
+    /// well-formed proof that verifies nothing if the task or its ring is gone).
+    pub fn reveal(&mut self, i: usize, task: u64, salt: Salt) -> SignedTx {
+        let proof = self
+            .task(task)
+            .and_then(|t| {
+                chain::contracts::csc::prove_reveal(&self.keys[i], &t, &mut self.rng).ok()
+            })
+            .unwrap_or_else(|| chain::crypto::DleqProof::from_bytes(&[1; 64]).unwrap());
+        self.call(i, task_contract(task), &Call::Reveal { salt, proof })
+    }
+
     /// Total Sharecoin (balances plus contract-held funds).
     pub fn supply(&self) -> u128 {
         supply(&self.state).unwrap()

@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod commit;
+mod dleq;
 mod kat;
 mod keys;
 mod ring;

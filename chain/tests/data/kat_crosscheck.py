@@ -5,7 +5,8 @@ Not run by CI (needs Python's `cryptography` package, which ships OpenSSL). It r
 domain-separated hash encoding with hashlib, public keys with OpenSSL and with plain-Python
 secp256k1 arithmetic, RFC 6979 ECDSA with OpenSSL (then low-S normalised), and verifies the
 pinned LSAG signature with a plain-Python verifier (h is taken as x^-1 * I from the known signer
-secret; hash_to_curve itself is pinned by the RFC 9380 vectors in src/crypto/hash.rs).
+secret; hash_to_curve itself is pinned by the RFC 9380 vectors in src/crypto/hash.rs), and
+recomputes the pinned reveal DLEQ proof (ChaCha20 keystream from OpenSSL for the RNG bytes).
 Run: python3 chain/tests/data/kat_crosscheck.py and compare with the pinned hex.
 """
 import hashlib, struct
@@ -98,3 +99,17 @@ addr0 = H("trustband/v1/addr", [pk0])[:20]
 print("identity commit", H("trustband/v1/commit", [struct.pack(">Q", 7), addr0, bytes([9]*32)]).hex())
 print("blinded bid", H("trustband/v1/bid", [(1000).to_bytes(16, "big"), b"\x00", bytes([5]*32)]).hex())
 print("blinded fake bid", H("trustband/v1/bid", [(1000).to_bytes(16, "big"), b"\x01", bytes([5]*32)]).hex())
+
+# reveal DLEQ proof of member 2 (chain/tests/crypto/dleq.rs): RNG = ChaCha20, key [42]*32, nonce 0
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
+hb = comp(h)
+print("event base", hb.hex())
+Pb = members[2][0]
+ctx = struct.pack(">Q", 7) + H("trustband/v1/addr", [Pb])[:20]
+rnd = Cipher(algorithms.ChaCha20(bytes([42]*32), bytes(16)), mode=None).encryptor().update(bytes(32))
+k = int.from_bytes(H("trustband/v1/dleq", [b"nonce", x2.to_bytes(32, "big"), rnd, ctx, hb, Pb, I]), "big") % N
+c = int.from_bytes(H("trustband/v1/dleq", [b"challenge", ctx, hb, Pb, I, comp(mul(k, G)), comp(mul(k, h))]), "big") % N
+s = (k - c * x2) % N
+print("dleq proof", (c.to_bytes(32, "big") + s.to_bytes(32, "big")).hex())
+A = add(mul(s, G), mul(c, decomp(Pb))); B = add(mul(s, h), mul(c, Ipt))
+print("dleq verifies:", int.from_bytes(H("trustband/v1/dleq", [b"challenge", ctx, hb, Pb, I, comp(A), comp(B)]), "big") % N == c)
