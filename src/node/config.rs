@@ -121,6 +121,12 @@ pub struct ChainSection {
     /// How often a node asks a peer for its head (catch-up after loss or a partition), ms.
     #[serde(default = "default_sync_ms")]
     pub sync_interval_ms: u64,
+    /// A node whose chain holds only the genesis starts from a peer's confirmed checkpoint
+    /// (Trust-Based Compression) instead of replaying the whole history. The history before
+    /// the checkpoint is then taken on the peer's word (weak subjectivity); `false` replays
+    /// from genesis.
+    #[serde(default = "default_true")]
+    pub checkpoint_sync: bool,
     /// Consensus parameters (`contracts.mno` and `contracts.channels` are derived).
     #[serde(default)]
     pub params: ChainParams,
@@ -430,6 +436,7 @@ fn default_chain() -> ChainSection {
         trust: default_trust(),
         fee: 0,
         sync_interval_ms: default_sync_ms(),
+        checkpoint_sync: true,
         params: ChainParams::default(),
     }
 }

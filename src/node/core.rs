@@ -77,6 +77,8 @@ pub struct NodeSetup {
     pub fee: u128,
     /// Head poll period, ms.
     pub sync_interval_ms: u64,
+    /// Start a genesis-only chain from a peer's confirmed checkpoint.
+    pub checkpoint_sync: bool,
     /// Sensing window, ms (a sensing job completes this long after it starts).
     pub window_ms: u64,
     /// Grid cell side for report locations, metres.
@@ -131,6 +133,18 @@ enum Pending {
     Head,
     Block(Hash256),
     Range,
+    Checkpoint,
+}
+
+/// Where a genesis-only node stands with checkpoint sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CheckpointSync {
+    /// Not asked yet (or off: `Declined`).
+    Idle,
+    /// A request is out.
+    Asked,
+    /// Done, refused or off: sync block by block.
+    Declined,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -152,6 +166,7 @@ pub struct Node<P> {
     hash_rate: f64,
     fee: u128,
     sync_interval_ms: u64,
+    checkpoint_sync: CheckpointSync,
     window_ms: u64,
     cell: GridCell,
     bid: BidSpec,
@@ -220,6 +235,11 @@ where
             hash_rate: setup.hash_rate,
             fee: setup.fee,
             sync_interval_ms: setup.sync_interval_ms.max(1),
+            checkpoint_sync: if setup.checkpoint_sync {
+                CheckpointSync::Idle
+            } else {
+                CheckpointSync::Declined
+            },
             window_ms: setup.window_ms,
             bid: setup.bid,
             bid_channels: setup.bid_channels,
@@ -397,7 +417,12 @@ where
                 self.on_response(now_ms, &from, id, resp, net, sink);
             }
             NetEvent::RequestFailed { peer, id, reason } => {
-                if let Some(Pending::Block(hash)) = self.requests.remove(&id) {
+                let what = self.requests.remove(&id);
+                if what == Some(Pending::Checkpoint) {
+                    // Ask again at the next head poll (another peer may answer).
+                    self.checkpoint_sync = CheckpointSync::Idle;
+                }
+                if let Some(Pending::Block(hash)) = what {
                     self.wanted.remove(&hash);
                     // Ask another peer (a few times: the block may be lost for good).
                     let tries = self.retries.entry(hash).or_insert(0);
@@ -623,7 +648,12 @@ where
                     return;
                 }
                 let mine = tree.head_height();
-                if info.height > mine.saturating_add(RANGE_SYNC_GAP) {
+                if self.checkpoint_sync == CheckpointSync::Asked && self.ledger.is_fresh() {
+                    // The checkpoint's answer decides where block sync starts.
+                } else if self.wants_checkpoint(info.height) {
+                    self.checkpoint_sync = CheckpointSync::Asked;
+                    self.request(net, from, SyncRequest::Checkpoint, Pending::Checkpoint);
+                } else if info.height > mine.saturating_add(RANGE_SYNC_GAP) {
                     let req = SyncRequest::BlocksFrom {
                         height: mine.saturating_add(1),
                         max: MAX_SYNC_BLOCKS,
@@ -646,6 +676,9 @@ where
                     self.on_block(now_ms, block, Some(from), net, sink);
                 }
             }
+            SyncResponse::Checkpoint(block) if what == Some(Pending::Checkpoint) => {
+                self.on_checkpoint(now_ms, block, from, net, sink);
+            }
             SyncResponse::Blocks {
                 head_height,
                 blocks,
@@ -665,6 +698,76 @@ where
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Whether to ask a peer whose head is at `peer_height` for its checkpoint: this chain holds
+    /// only the genesis and the peer is far enough ahead to have confirmed one.
+    fn wants_checkpoint(&self, peer_height: u64) -> bool {
+        let params = self.ledger.params();
+        self.checkpoint_sync == CheckpointSync::Idle
+            && self.ledger.is_fresh()
+            && params.checkpoint_interval >= 2
+            && peer_height
+                >= params
+                    .checkpoint_interval
+                    .saturating_add(params.checkpoint_confirmations)
+    }
+
+    /// A peer's answer to a checkpoint request: restart the chain from it (it is validated
+    /// first), then fetch the blocks after it; without one, or if it is refused, sync from
+    /// genesis block by block.
+    fn on_checkpoint<N: Network<Peer = P>>(
+        &mut self,
+        now_ms: u64,
+        block: Option<Block>,
+        from: &P,
+        net: &mut N,
+        sink: &mut dyn EventSink,
+    ) {
+        self.checkpoint_sync = CheckpointSync::Declined;
+        let Some(block) = block else {
+            self.log(
+                now_ms,
+                "info",
+                format!("peer {from} has no confirmed checkpoint; syncing from genesis"),
+                sink,
+            );
+            return;
+        };
+        let hash = block.hash();
+        let height = block.header.height;
+        if !self.ledger.is_fresh() {
+            // Blocks arrived meanwhile (gossip); the range sync carries on from there.
+            return;
+        }
+        match self.ledger.restart_from_checkpoint(block) {
+            Ok(()) => {
+                self.mempool = Mempool::new(MEMPOOL_AGE, MEMPOOL_CAPACITY);
+                self.log(
+                    now_ms,
+                    "info",
+                    format!("started from peer {from}'s checkpoint {hash} at height {height}"),
+                    sink,
+                );
+                let req = SyncRequest::BlocksFrom {
+                    height: height.saturating_add(1),
+                    max: MAX_SYNC_BLOCKS,
+                };
+                self.request(net, from, req, Pending::Range);
+                self.schedule_mining(now_ms);
+            }
+            Err(e) => {
+                let _ = net.report(from, "invalid checkpoint");
+                self.log(
+                    now_ms,
+                    "warn",
+                    format!(
+                        "refused checkpoint {hash} from peer {from}: {e}; syncing from genesis"
+                    ),
+                    sink,
+                );
+            }
         }
     }
 
@@ -746,6 +849,11 @@ where
         sink: &mut dyn EventSink,
     ) {
         self.next_block_at = None;
+        if self.checkpoint_sync == CheckpointSync::Asked {
+            // Mining on the genesis now would only fork off the chain being fetched.
+            self.schedule_mining(now_ms);
+            return;
+        }
         let state = Arc::clone(self.ledger.head_state());
         let parent = self.ledger.head();
         let timestamp = now_ms.max(state.meta.timestamp_ms.saturating_add(1));

@@ -10,7 +10,7 @@
 //! is gone are missing.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chain::tree::HeadChange;
@@ -89,6 +89,10 @@ pub struct Ledger {
     params: ChainParams,
     states: BTreeMap<Hash256, (u64, Arc<State>)>,
     head_state: Arc<State>,
+    /// How the tree validates and prunes (kept for a restart from a checkpoint).
+    tree_config: TreeConfig,
+    /// The store's directory (None in memory).
+    dir: Option<PathBuf>,
 }
 
 impl Ledger {
@@ -99,13 +103,11 @@ impl Ledger {
     /// An invalid genesis.
     pub fn memory(genesis: &GenesisConfig, threads: usize) -> Result<Self, chain::Error> {
         let built = genesis.build()?;
-        let tree = BlockTree::new(
-            &built,
-            TreeConfig {
-                verification: Verification::Full { threads },
-                auto_prune: false,
-            },
-        );
+        let tree_config = TreeConfig {
+            verification: Verification::Full { threads },
+            auto_prune: false,
+        };
+        let tree = BlockTree::new(&built, tree_config);
         let state = Arc::new(built.state);
         let mut states = BTreeMap::new();
         states.insert(built.hash, (0, Arc::clone(&state)));
@@ -114,6 +116,8 @@ impl Ledger {
             params: built.params,
             states,
             head_state: state,
+            tree_config,
+            dir: None,
         })
     }
 
@@ -122,21 +126,91 @@ impl Ledger {
     /// # Errors
     /// Storage errors, a corrupt store, a store made from another genesis.
     pub fn stored(dir: &Path, genesis: &GenesisConfig) -> Result<Self, chain::Error> {
-        let mut store = ChainStore::open_or_create(dir, genesis, TreeConfig::default())?;
-        let head_state = store.head_state()?;
+        let tree_config = TreeConfig::default();
+        let store = ChainStore::open_or_create(dir, genesis, tree_config)?;
         let params = store.tree().params().clone();
-        let head = store.tree().head();
-        let mut states = BTreeMap::new();
-        states.insert(head, (head_state.meta.height, Arc::clone(&head_state)));
-        if let Some(root_state) = store.tree().root_state() {
-            states.insert(store.tree().root(), (root_state.meta.height, root_state));
-        }
-        Ok(Self {
+        let mut ledger = Self {
             backend: Backend::Stored(Box::new(store)),
             params,
-            states,
-            head_state,
-        })
+            states: BTreeMap::new(),
+            head_state: Arc::new(State::default()),
+            tree_config,
+            dir: Some(dir.to_path_buf()),
+        };
+        ledger.reset_states()?;
+        Ok(ledger)
+    }
+
+    /// Caches the head's and the root's states afresh (after opening or re-rooting).
+    fn reset_states(&mut self) -> Result<(), chain::Error> {
+        let head_state = self.backend.head_state()?;
+        let tree = self.backend.tree();
+        let mut states = BTreeMap::new();
+        states.insert(
+            tree.head(),
+            (head_state.meta.height, Arc::clone(&head_state)),
+        );
+        if let Some(root_state) = tree.root_state() {
+            states.insert(tree.root(), (root_state.meta.height, root_state));
+        }
+        self.states = states;
+        self.head_state = head_state;
+        Ok(())
+    }
+
+    /// Whether the chain holds nothing but its genesis (a node that has never synced: it may
+    /// start from a peer's checkpoint instead of replaying the history).
+    #[must_use]
+    pub fn is_fresh(&self) -> bool {
+        let tree = self.tree();
+        tree.root_height() == 0 && tree.head_height() == 0
+    }
+
+    /// Replaces a fresh chain (genesis only, see [`Ledger::is_fresh`]) by one rooted at
+    /// `checkpoint`, a checkpoint block carrying its parent's full state. The block is fully
+    /// validated first ([`BlockTree::from_checkpoint`]: header, work at the miner's trust in the
+    /// carried state, highest-trust miner, state root); only then is the genesis-only store
+    /// replaced, so a refused checkpoint changes nothing and a crash in between leaves a store
+    /// that is re-created from genesis on the next start.
+    ///
+    /// # Errors
+    /// [`chain::Error::InvalidConfig`] if the chain is not fresh; the checkpoint's validation
+    /// error; storage errors.
+    pub fn restart_from_checkpoint(&mut self, checkpoint: Block) -> Result<(), chain::Error> {
+        if !self.is_fresh() {
+            return Err(chain::Error::InvalidConfig {
+                field: "checkpoint",
+                reason: format!(
+                    "the chain already holds blocks up to height {}",
+                    self.head_height()
+                ),
+            });
+        }
+        let tree = BlockTree::from_checkpoint(checkpoint, self.params.clone(), self.tree_config)?;
+        match self.dir.clone() {
+            None => self.backend = Backend::Memory(Box::new(tree)),
+            Some(dir) => {
+                let root = tree.root();
+                let block = tree
+                    .block(&root)
+                    .ok_or(chain::Error::UnknownBlock { block: root })?;
+                // Close the genesis-only store before its file goes.
+                self.backend = Backend::Memory(Box::new(tree));
+                let path = dir.join(chain::store::DB_FILE);
+                std::fs::remove_file(&path).map_err(|e| chain::Error::Storage {
+                    op: "replace genesis-only store",
+                    reason: format!("{}: {e}", path.display()),
+                })?;
+                let store = ChainStore::create_from_checkpoint(
+                    &dir,
+                    (*block).clone(),
+                    self.params.clone(),
+                    self.tree_config,
+                )?;
+                self.backend = Backend::Stored(Box::new(store));
+            }
+        }
+        self.reset_states()
     }
 
     /// The chain parameters.

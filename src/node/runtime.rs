@@ -247,6 +247,7 @@ pub async fn run(
         hash_rate: spec.hash_rate,
         fee: testbed.chain.fee,
         sync_interval_ms: testbed.chain.sync_interval_ms,
+        checkpoint_sync: testbed.chain.checkpoint_sync,
         window_ms,
         grid_m: testbed.sensing.grid_m,
         position_m: spec.position_m,

@@ -1,0 +1,193 @@
+//! Trust-Based Compression in the node: a node whose chain holds only the genesis joins late,
+//! asks a peer for its confirmed checkpoint, restarts its chain from it (validated: work at the
+//! miner's trust, highest-trust miner, state root) and follows the head from there; with
+//! `checkpoint_sync = false` it replays from genesis instead.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use trustband::node::NullSink;
+use trustband::node::config::TestbedConfig;
+use trustband::node::ledger::Ledger;
+use trustband::node::sim::Simulation;
+
+/// Three miners and one non-mining latecomer `d`; a checkpoint every 10 blocks, confirmed 4
+/// blocks deep.
+fn testbed(checkpoint_sync: bool) -> TestbedConfig {
+    let text = format!(
+        r#"
+name = "checkpoint-sync"
+[sensing]
+channels = [{{ name = "c0", center_hz = 600e6, bandwidth_hz = 2e5 }}]
+[chain]
+sync_interval_ms = 1000
+checkpoint_sync = {checkpoint_sync}
+[chain.params]
+target_interval_ms = 1000
+checkpoint_interval = 10
+checkpoint_confirmations = 4
+[network]
+latency_ms = 20
+jitter_ms = 10
+[[node]]
+name = "a"
+source = {{ kind = "none" }}
+[[node]]
+name = "b"
+source = {{ kind = "none" }}
+[[node]]
+name = "c"
+source = {{ kind = "none" }}
+[[node]]
+name = "d"
+hash_rate = 0
+source = {{ kind = "none" }}
+"#
+    );
+    TestbedConfig::parse(&text, "checkpoint-sync testbed", None).unwrap()
+}
+
+/// Runs until every node has one head (at most 120 s of virtual time after the heal).
+fn converge(sim: &mut Simulation) {
+    while !sim.converged() {
+        assert!(sim.step(&mut NullSink).unwrap());
+        assert!(sim.now_ms() < 160_000, "no convergence: {:?}", sim.heads());
+    }
+}
+
+#[test]
+fn a_late_genesis_only_node_starts_from_a_peers_checkpoint() {
+    let testbed = testbed(true);
+    let mut sim = Simulation::new(&testbed, 7, None, false).unwrap();
+    // d is cut off from the start and, not mining, stays at the genesis.
+    sim.partition(0, &[vec![0, 1, 2], vec![3]]).unwrap();
+    sim.heal(40_000).unwrap();
+    sim.run_until(39_999, &mut NullSink).unwrap();
+    let before = sim.heads();
+    assert_eq!(before[3].0, 0, "d stayed at the genesis: {before:?}");
+    assert!(before[0].0 >= 20, "the others built a chain: {before:?}");
+    converge(&mut sim);
+
+    let d = &sim.nodes()[3];
+    let a = &sim.nodes()[0];
+    let root = d.ledger().tree().root_height();
+    assert!(
+        root >= 10,
+        "d's chain is rooted at a checkpoint, not the genesis (root {root})"
+    );
+    assert_eq!(root % 10, 0, "the root is a checkpoint height");
+    assert!(
+        a.ledger().tree().contains(&d.ledger().tree().root()),
+        "d's checkpoint is a block of a's chain"
+    );
+    assert_eq!(d.ledger().head(), a.ledger().head());
+    assert_eq!(
+        d.ledger().head_state().root(),
+        a.ledger().head_state().root(),
+        "same state after following from the checkpoint"
+    );
+}
+
+#[test]
+fn with_checkpoint_sync_off_the_latecomer_replays_from_genesis() {
+    let testbed = testbed(false);
+    let mut sim = Simulation::new(&testbed, 7, None, false).unwrap();
+    sim.partition(0, &[vec![0, 1, 2], vec![3]]).unwrap();
+    sim.heal(40_000).unwrap();
+    sim.run_until(39_999, &mut NullSink).unwrap();
+    converge(&mut sim);
+    let d = &sim.nodes()[3];
+    assert_eq!(d.ledger().tree().root_height(), 0);
+    assert_eq!(d.ledger().head(), sim.nodes()[0].ledger().head());
+}
+
+/// A chain of the testbed with a confirmed checkpoint at height 10 (a's view after 40 s).
+fn checkpoint_block() -> (TestbedConfig, chain::Block) {
+    let testbed = testbed(true);
+    let mut sim = Simulation::new(&testbed, 7, None, false).unwrap();
+    sim.run_until(30_000, &mut NullSink).unwrap();
+    let tree = sim.nodes()[0].ledger().tree();
+    let hash = tree.best_at_height(10).unwrap();
+    let block = (*tree.block(&hash).unwrap()).clone();
+    assert!(matches!(block.body, chain::Body::Checkpoint(_)));
+    (testbed, block)
+}
+
+#[test]
+fn a_stored_chain_restarted_from_a_checkpoint_reopens_from_it() {
+    let (testbed, block) = checkpoint_block();
+    let genesis = testbed.genesis().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let hash = block.hash();
+    {
+        let mut ledger = Ledger::stored(dir.path(), &genesis).unwrap();
+        assert!(ledger.is_fresh());
+        ledger.restart_from_checkpoint(block.clone()).unwrap();
+        assert_eq!(ledger.head(), hash);
+        assert!(!ledger.is_fresh());
+        // A second restart is refused: the chain is no longer genesis-only.
+        let err = ledger.restart_from_checkpoint(block).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                chain::Error::InvalidConfig {
+                    field: "checkpoint",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+    let ledger = Ledger::stored(dir.path(), &genesis).unwrap();
+    assert_eq!(ledger.tree().root(), hash);
+    assert_eq!(ledger.head_height(), 10);
+}
+
+#[test]
+fn a_tampered_checkpoint_is_refused_and_the_genesis_store_is_kept() {
+    let (testbed, block) = checkpoint_block();
+    let genesis = testbed.genesis().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = Ledger::stored(dir.path(), &genesis).unwrap();
+    let genesis_hash = ledger.head();
+
+    // A richer balance in the carried state: the header's state root no longer matches.
+    let mut forged = block.clone();
+    let chain::Body::Checkpoint(state) = &mut forged.body else {
+        unreachable!()
+    };
+    let (address, account) = state.accounts().next().map(|(a, b)| (*a, *b)).unwrap();
+    let mut richer = account;
+    richer.balance += 1;
+    state.set_account(address, richer);
+    let err = ledger.restart_from_checkpoint(forged).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            chain::Error::RootMismatch {
+                root: "tx_root",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+
+    // Claimed trust the carried state does not give the miner: the work check fails.
+    let mut lazy = block;
+    lazy.header.miner_trust = fusion::Fx::ONE;
+    let err = ledger.restart_from_checkpoint(lazy).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            chain::Error::HeaderMismatch {
+                field: "miner_trust",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+
+    assert!(ledger.is_fresh());
+    assert_eq!(ledger.head(), genesis_hash);
+    drop(ledger);
+    let reopened = Ledger::stored(dir.path(), &genesis).unwrap();
+    assert_eq!(reopened.head(), genesis_hash);
+}
