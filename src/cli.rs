@@ -18,8 +18,15 @@ pub const EXIT_FAILURE: u8 = 1;
 #[derive(Debug, Parser)]
 #[command(name = "trustband", version, about, long_about = None)]
 struct Cli {
-    /// Log filter (tracing `EnvFilter` syntax), e.g. `info`, `trustband=debug`.
-    #[arg(long, global = true, env = "TRUSTBAND_LOG", default_value = "warn")]
+    /// Log filter (tracing `EnvFilter` syntax), e.g. `info`, `trustband=debug`. Gossipsub's
+    /// warning on re-publishing a message it already has is expected (transactions are
+    /// re-sent until mined) and kept out of the default.
+    #[arg(
+        long,
+        global = true,
+        env = "TRUSTBAND_LOG",
+        default_value = "warn,libp2p_gossipsub::behaviour=error"
+    )]
     log: String,
     #[command(subcommand)]
     command: Command,

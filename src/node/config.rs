@@ -339,9 +339,20 @@ pub struct NodeSpec {
     /// Position, metres (path loss in the synthetic environment; coarse report location).
     #[serde(default)]
     pub position_m: [f64; 2],
-    /// Nominal hash rate, hashes per second of the node's clock (0: does not mine).
+    /// Nominal hash rate, hashes per second of the node's clock (0: does not mine). With
+    /// `mining = "timed"` it sets when blocks are found; with `"hash"` only whether the node
+    /// mines (> 0).
     #[serde(default = "default_hash_rate")]
     pub hash_rate: f64,
+    /// How `trustband node` mines: `timed` (default) finds a block after an exponential wait
+    /// at `hash_rate`, as the simulation does on its virtual clock; `hash` searches nonces
+    /// against the real target on `mining_threads` worker threads (crossbeam), restarting on
+    /// every new head. The simulation is always timed: its clock is virtual.
+    #[serde(default)]
+    pub mining: MiningMode,
+    /// Worker threads of `mining = "hash"`.
+    #[serde(default = "default_mining_threads")]
+    pub mining_threads: usize,
     /// Initial trust (default: the chain's).
     #[serde(default)]
     pub trust: Option<Fx>,
@@ -364,6 +375,21 @@ pub struct NodeSpec {
 
 fn default_hash_rate() -> f64 {
     3.0
+}
+
+fn default_mining_threads() -> usize {
+    1
+}
+
+/// How a lab node finds blocks (see [`NodeSpec::mining`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MiningMode {
+    /// An exponential wait at the nominal hash rate, then a nonce search at the (low) target.
+    #[default]
+    Timed,
+    /// A real nonce search on worker threads.
+    Hash,
 }
 
 fn default_source() -> SourceSpec {
@@ -625,6 +651,12 @@ impl TestbedConfig {
                 return Err(err(
                     "hash_rate",
                     format!("{} is not a hash rate >= 0", node.hash_rate),
+                ));
+            }
+            if !(1..=256).contains(&node.mining_threads) {
+                return Err(err(
+                    "mining_threads",
+                    format!("{} is not in 1..=256", node.mining_threads),
                 ));
             }
             if node.roles.contains(&Role::Mno) {

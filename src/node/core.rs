@@ -28,10 +28,12 @@ use chain::net::{
 };
 use chain::transition::build_block;
 use chain::tx::{ContractId, TxPayload};
-use chain::{Block, Error as ChainError, Hash256, SignedTx, UnsignedTx, Verification};
+use chain::{
+    Block, Body, Error as ChainError, Hash256, Header, SignedTx, UnsignedTx, Verification,
+};
 
 use super::EventSink;
-use super::config::{BidSpec, Role};
+use super::config::{BidSpec, MiningMode, Role};
 use super::events::{NodeEvent, NodeStatus};
 use super::ledger::{ChainUpdate, Ledger};
 use super::mempool::Mempool;
@@ -73,6 +75,9 @@ pub struct NodeSetup {
     pub seed: u64,
     /// Nominal hash rate, hashes per second (0: does not mine).
     pub hash_rate: f64,
+    /// Timed mining (the node draws when it finds a block) or hashing (the driver searches
+    /// nonces: [`Node::mining_work`], [`Node::on_mined`]).
+    pub mining: MiningMode,
     /// Fee of every transaction sent.
     pub fee: u128,
     /// Head poll period, ms.
@@ -136,6 +141,32 @@ enum Pending {
     Checkpoint,
 }
 
+/// A block template for the driver's nonce search (mode [`MiningMode::Hash`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MiningTemplate {
+    /// Which template (hand it back to [`Node::on_mined`]).
+    pub id: u64,
+    /// Header with every field final but the nonce.
+    pub header: Header,
+}
+
+/// What the driver's nonce search should do next (mode [`MiningMode::Hash`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MiningWork {
+    /// Drop any search under way and search this template.
+    Start(MiningTemplate),
+    /// Drop any search under way: the node does not mine on its head now.
+    Stop,
+}
+
+/// The template the driver is searching, with the body it seals.
+#[derive(Debug)]
+struct OpenTemplate {
+    id: u64,
+    parent: Hash256,
+    body: Body,
+}
+
 /// Where a genesis-only node stands with checkpoint sync.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum CheckpointSync {
@@ -167,6 +198,9 @@ pub struct Node<P> {
     fee: u128,
     sync_interval_ms: u64,
     checkpoint_sync: CheckpointSync,
+    /// A fresh node mines only once a peer answered a head poll (or after a grace period):
+    /// blocks mined on the genesis would fork off the chain it is about to fetch.
+    mining_hold_until: Option<u64>,
     window_ms: u64,
     cell: GridCell,
     bid: BidSpec,
@@ -176,6 +210,11 @@ pub struct Node<P> {
     max_rounds: Option<u64>,
     emit_psd: bool,
     mining: bool,
+    hashing: bool,
+    /// Hashing: a new template is wanted (the head moved) / the search must stop.
+    work_due: Option<bool>,
+    template: Option<OpenTemplate>,
+    template_seq: u64,
     next_block_at: Option<u64>,
     next_sync_at: u64,
     sync_cursor: usize,
@@ -235,6 +274,7 @@ where
             hash_rate: setup.hash_rate,
             fee: setup.fee,
             sync_interval_ms: setup.sync_interval_ms.max(1),
+            mining_hold_until: None,
             checkpoint_sync: if setup.checkpoint_sync {
                 CheckpointSync::Idle
             } else {
@@ -248,6 +288,10 @@ where
             max_rounds: setup.max_rounds,
             emit_psd: setup.emit_psd,
             mining: setup.hash_rate > 0.0,
+            hashing: setup.mining == MiningMode::Hash,
+            work_due: None,
+            template: None,
+            template_seq: 0,
             next_block_at: None,
             next_sync_at: 0,
             sync_cursor: 0,
@@ -319,10 +363,15 @@ where
     #[must_use]
     pub fn next_wakeup_ms(&self) -> Option<u64> {
         let jobs = self.jobs.values().map(|j| j.due_ms).min();
-        [Some(self.next_sync_at), self.next_block_at, jobs]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            Some(self.next_sync_at),
+            self.next_block_at,
+            jobs,
+            self.mining_hold_until,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// The node's status now.
@@ -352,6 +401,13 @@ where
         net: &mut N,
         sink: &mut dyn EventSink,
     ) {
+        if self.checkpoint_sync == CheckpointSync::Idle
+            && self.ledger.is_fresh()
+            && self.ledger.params().checkpoint_interval >= 2
+        {
+            self.mining_hold_until =
+                Some(now_ms.saturating_add(self.sync_interval_ms.saturating_mul(3)));
+        }
         self.schedule_mining(now_ms);
         self.next_sync_at = now_ms.saturating_add(self.sync_interval_ms / 2);
         self.log(
@@ -574,6 +630,11 @@ where
             Err(ChainError::BadTimestamp { .. }) => {
                 tracing::debug!(node = %self.name, block = %hash, "block from the future, ignored");
             }
+            Err(ChainError::BelowRoot { height, .. }) => {
+                // A fork from behind our confirmed checkpoint (a node that mined alone, say):
+                // stale, not forged, and its relays are honest; nobody is scored for it.
+                tracing::debug!(node = %self.name, block = %hash, height, "block behind the checkpoint, ignored");
+            }
             Err(e) => {
                 if let Some(peer) = from {
                     let _ = net.report(peer, "invalid block");
@@ -611,8 +672,11 @@ where
             SyncRequest::BlockByHash(hash) => {
                 SyncResponse::Block(tree.block(&hash).map(|b| (*b).clone()))
             }
+            // The newest confirmed checkpoint: a deeper one than the root, or the root itself
+            // once pruned to (a root above the genesis is a checkpoint).
             SyncRequest::Checkpoint => SyncResponse::Checkpoint(
                 tree.confirmed_checkpoint()
+                    .or_else(|| (tree.root_height() > 0).then(|| tree.root()))
                     .and_then(|h| tree.block(&h))
                     .map(|b| (*b).clone()),
             ),
@@ -640,6 +704,11 @@ where
         let what = self.requests.remove(&id);
         match resp {
             SyncResponse::Head(info) => {
+                if self.mining_hold_until.is_some() && !self.wants_checkpoint(info.height) {
+                    // A peer answered and has no checkpoint to offer: mine on what we have.
+                    self.mining_hold_until = None;
+                    self.schedule_mining(now_ms);
+                }
                 let tree = self.ledger.tree();
                 if tree.contains(&info.hash) || tree.is_invalid(&info.hash) {
                     return;
@@ -726,6 +795,9 @@ where
         sink: &mut dyn EventSink,
     ) {
         self.checkpoint_sync = CheckpointSync::Declined;
+        // Whatever the answer, mining resumes on the head this leaves.
+        self.mining_hold_until = None;
+        self.schedule_mining(now_ms);
         let Some(block) = block else {
             self.log(
                 now_ms,
@@ -789,6 +861,13 @@ where
                 self.run_sense_job(now_ms, &job, net, sink);
             }
         }
+        if self.mining_hold_until.is_some_and(|t| t <= now_ms)
+            && self.checkpoint_sync != CheckpointSync::Asked
+        {
+            // Nobody answered: mine alone.
+            self.mining_hold_until = None;
+            self.schedule_mining(now_ms);
+        }
         if self.next_block_at.is_some_and(|t| t <= now_ms) {
             self.mine_block(now_ms, net, sink);
         }
@@ -812,19 +891,23 @@ where
 
     /// Draws the time of this node's next block on the current head: exponential with rate
     /// `hash_rate / D_i`, `D_i = D_base · g(T_i)` from the head state.
+    /// With hashing, asks the driver for a fresh template (or to stop) instead.
     fn schedule_mining(&mut self, now_ms: u64) {
         self.next_block_at = None;
-        if !self.mining {
-            return;
-        }
         let state = Arc::clone(self.ledger.head_state());
         let params = self.ledger.params();
         let me = self.address();
         let trust = state.trust(&me);
-        if params.is_checkpoint_height(state.meta.height.saturating_add(1))
-            && trust != state.highest_trust()
-        {
-            // Only an account of the highest trust may mine a checkpoint.
+        // Only an account of the highest trust may mine a checkpoint.
+        let may_mine = self.mining
+            && self.mining_hold_until.is_none()
+            && !(params.is_checkpoint_height(state.meta.height.saturating_add(1))
+                && trust != state.highest_trust());
+        if self.hashing {
+            self.work_due = Some(may_mine);
+            return;
+        }
+        if !may_mine {
             return;
         }
         let (base, _) = chain::pot::next_base_difficulty(&state.meta, params);
@@ -854,6 +937,23 @@ where
             self.schedule_mining(now_ms);
             return;
         }
+        let Some((header, body)) = self.build_template(now_ms, sink) else {
+            self.schedule_mining(now_ms);
+            return;
+        };
+        // Timed mode: the wait stood for the work; the target is low, the search short.
+        match chain::miner::mine(&header, 0, 1, &AtomicBool::new(false)) {
+            Ok(header) => self.finish_block(now_ms, header, body, net, sink),
+            Err(e) => {
+                self.log(now_ms, "error", format!("mining failed: {e}"), sink);
+                self.schedule_mining(now_ms);
+            }
+        }
+    }
+
+    /// A block template on the current head (mempool candidates that fail for good are
+    /// dropped); None (logged) if none can be built.
+    fn build_template(&mut self, now_ms: u64, sink: &mut dyn EventSink) -> Option<(Header, Body)> {
         let state = Arc::clone(self.ledger.head_state());
         let parent = self.ledger.head();
         let timestamp = now_ms.max(state.meta.timestamp_ms.saturating_add(1));
@@ -870,8 +970,7 @@ where
             Ok(t) => t,
             Err(e) => {
                 self.log(now_ms, "warn", format!("cannot build a block: {e}"), sink);
-                self.schedule_mining(now_ms);
-                return;
+                return None;
             }
         };
         for (id, e) in &template.rejected {
@@ -879,9 +978,19 @@ where
                 self.mempool.remove(id);
             }
         }
-        let found = chain::miner::mine(&template.header, 0, 1, &AtomicBool::new(false));
-        let block = found.and_then(|header| Block::seal(header, template.body, self.wallet.key()));
-        match block {
+        Some((template.header, template.body))
+    }
+
+    /// Seals a header whose nonce meets its target, files the block and gossips it.
+    fn finish_block<N: Network<Peer = P>>(
+        &mut self,
+        now_ms: u64,
+        header: Header,
+        body: Body,
+        net: &mut N,
+        sink: &mut dyn EventSink,
+    ) {
+        match Block::seal(header, body, self.wallet.key()) {
             Ok(block) => {
                 self.mined += 1;
                 let hash = block.hash();
@@ -894,15 +1003,64 @@ where
                 }
                 // The head did not move (our block lost a tie, or failed validation, logged):
                 // mine on.
-                if self.next_block_at.is_none() {
+                if self.next_block_at.is_none() && self.work_due.is_none() {
                     self.schedule_mining(now_ms);
                 }
             }
             Err(e) => {
-                self.log(now_ms, "error", format!("mining failed: {e}"), sink);
+                self.log(now_ms, "error", format!("sealing failed: {e}"), sink);
                 self.schedule_mining(now_ms);
             }
         }
+    }
+
+    /// Hashing mode: what the driver's nonce search should do now (None: carry on as it is).
+    /// A new head, or a change in whether this node may mine, yields a fresh template or a
+    /// stop. Timed mode: always None.
+    pub fn mining_work(&mut self, now_ms: u64, sink: &mut dyn EventSink) -> Option<MiningWork> {
+        let may_mine = self.work_due.take()?;
+        if !may_mine || self.checkpoint_sync == CheckpointSync::Asked {
+            // Asked: the checkpoint's answer schedules mining again.
+            self.template = None;
+            return Some(MiningWork::Stop);
+        }
+        let Some((header, body)) = self.build_template(now_ms, sink) else {
+            self.template = None;
+            return Some(MiningWork::Stop);
+        };
+        self.template_seq = self.template_seq.wrapping_add(1);
+        self.template = Some(OpenTemplate {
+            id: self.template_seq,
+            parent: header.prev_hash,
+            body,
+        });
+        Some(MiningWork::Start(MiningTemplate {
+            id: self.template_seq,
+            header,
+        }))
+    }
+
+    /// Hashing mode: the driver found `header`'s nonce for template `id`. A template that is
+    /// no longer current (the head moved meanwhile) is dropped.
+    pub fn on_mined<N: Network<Peer = P>>(
+        &mut self,
+        now_ms: u64,
+        id: u64,
+        header: Header,
+        net: &mut N,
+        sink: &mut dyn EventSink,
+    ) {
+        let current = self
+            .template
+            .as_ref()
+            .is_some_and(|t| t.id == id && t.parent == self.ledger.head());
+        if !current {
+            return;
+        }
+        let Some(template) = self.template.take() else {
+            return;
+        };
+        self.finish_block(now_ms, header, template.body, net, sink);
     }
 
     // ---- head changes ----

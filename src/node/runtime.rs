@@ -10,16 +10,18 @@
 //! `status.json` in the data directory (atomically replaced; `trustband status` and tests read it).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
 use chain::net::p2p::{CancellationToken, Multiaddr, P2pConfig, P2pNode};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 
 use super::EventSink;
 use super::clock::{Clock, WallClock};
 use super::config::{NodeFile, Role, TestbedConfig};
-use super::core::{Node, NodeSetup};
+use super::core::{MiningWork, Node, NodeSetup};
 use super::events::{NodeEvent, NodeStatus};
 use super::ledger::Ledger;
 use super::sensing::Sensor;
@@ -245,6 +247,7 @@ pub async fn run(
         sensor,
         seed,
         hash_rate: spec.hash_rate,
+        mining: spec.mining,
         fee: testbed.chain.fee,
         sync_interval_ms: testbed.chain.sync_interval_ms,
         checkpoint_sync: testbed.chain.checkpoint_sync,
@@ -268,6 +271,7 @@ pub async fn run(
         });
     }
     node.start(clock.now_ms(), &mut p2p, &mut sink);
+    let mut miner = NonceSearch::new(spec.mining_threads);
     let mut last_status = std::time::Instant::now()
         .checked_sub(Duration::from_secs(2))
         .unwrap_or_else(std::time::Instant::now);
@@ -283,12 +287,23 @@ pub async fn run(
                 Some(ev) => Some(ev),
                 None => break,
             },
+            Some((id, found)) = miner.found.recv() => {
+                match found {
+                    Ok(header) => node.on_mined(clock.now_ms(), id, header, &mut p2p, &mut sink),
+                    Err(chain::Error::MiningStopped { reason: "cancelled" }) => {}
+                    Err(e) => tracing::warn!(node = %spec.name, error = %e, "nonce search failed"),
+                }
+                None
+            }
             () = tokio::time::sleep(Duration::from_millis(wait)) => None,
         };
         if let Some(event) = event {
             node.on_net_event(clock.now_ms(), event, &mut p2p, &mut sink);
         }
         node.on_tick(clock.now_ms(), &mut p2p, &mut sink);
+        if let Some(work) = node.mining_work(clock.now_ms(), &mut sink) {
+            miner.apply(work);
+        }
         if let Some(tx) = &hooks.status {
             tx.send_replace(node.status());
         }
@@ -309,11 +324,55 @@ pub async fn run(
             }
         }
     }
+    miner.stop();
     if file.status_file {
         let _ = write_status(&file.data_dir, &node.status());
     }
     p2p.join().await?;
     Ok(())
+}
+
+/// The nonce search of `mining = "hash"`: one search at a time on a blocking thread (its
+/// crossbeam workers inside), cancelled when the node hands out a new template or stops.
+struct NonceSearch {
+    threads: usize,
+    cancel: Option<Arc<AtomicBool>>,
+    sender: mpsc::UnboundedSender<(u64, Result<chain::Header, chain::Error>)>,
+    found: mpsc::UnboundedReceiver<(u64, Result<chain::Header, chain::Error>)>,
+}
+
+impl NonceSearch {
+    fn new(threads: usize) -> Self {
+        let (sender, found) = mpsc::unbounded_channel();
+        Self {
+            threads,
+            cancel: None,
+            sender,
+            found,
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Some(cancel) = self.cancel.take() {
+            cancel.store(true, Ordering::Relaxed);
+        }
+    }
+
+    fn apply(&mut self, work: MiningWork) {
+        self.stop();
+        let MiningWork::Start(template) = work else {
+            return;
+        };
+        let cancel = Arc::new(AtomicBool::new(false));
+        self.cancel = Some(Arc::clone(&cancel));
+        let sender = self.sender.clone();
+        let threads = self.threads;
+        tokio::task::spawn_blocking(move || {
+            let found = chain::miner::mine(&template.header, 0, threads, &cancel);
+            // The loop may have ended: nobody waits for the result then.
+            let _ = sender.send((template.id, found));
+        });
+    }
 }
 
 /// A token cancelled by Ctrl-C (and SIGTERM on Unix). Call inside a tokio runtime.

@@ -23,7 +23,7 @@ use chain::net::sim::{Latency, NodeId, Partition, SimConfig, SimNetwork};
 use serde::Serialize;
 
 use super::EventSink;
-use super::config::{Role, TestbedConfig};
+use super::config::{MiningMode, Role, TestbedConfig};
 use super::core::{Node, NodeSetup};
 use super::ledger::Ledger;
 use super::sensing::{Sensor, Truth};
@@ -106,6 +106,8 @@ impl Simulation {
                     .wrapping_mul(0xD134_2543_DE82_EF95)
                     .wrapping_add(u64::try_from(i).unwrap_or(0).wrapping_mul(0x9E37_79B9)),
                 hash_rate: spec.hash_rate,
+                // Virtual time: the wait at the nominal rate stands for the work.
+                mining: MiningMode::Timed,
                 fee: testbed.chain.fee,
                 sync_interval_ms: testbed.chain.sync_interval_ms,
                 checkpoint_sync: testbed.chain.checkpoint_sync,
