@@ -178,16 +178,18 @@ bandwidth_unit_hz = 25_000
         } else {
             String::new()
         };
-        std::fs::write(
-            dir.join(format!("n{}.toml", i + 1)),
-            format!(
-                "testbed = \"testbed.toml\"\nname = \"n{n}\"\ndata_dir = \"data/n{n}\"\n{api}",
-                n = i + 1
-            ),
-        )
-        .unwrap();
+        write_node_file(dir, i + 1, &api);
     }
     std::fs::write(dir.join("testbed.toml"), testbed).unwrap();
+}
+
+/// `n{n}.toml`: node `n{n}` of `testbed.toml`, data in `data/n{n}`, plus `extra` lines.
+fn write_node_file(dir: &Path, n: usize, extra: &str) {
+    std::fs::write(
+        dir.join(format!("n{n}.toml")),
+        format!("testbed = \"testbed.toml\"\nname = \"n{n}\"\ndata_dir = \"data/n{n}\"\n{extra}"),
+    )
+    .unwrap();
 }
 
 #[test]
@@ -345,14 +347,7 @@ checkpoint_confirmations = 3
             "[[node]]\nname = \"n{n}\"\nmining = \"hash\"\naddr = \"/ip4/127.0.0.1/tcp/{port}\"\nsource = {{ kind = \"none\" }}\n",
             n = i + 1,
         ));
-        std::fs::write(
-            dir.join(format!("n{}.toml", i + 1)),
-            format!(
-                "testbed = \"testbed.toml\"\nname = \"n{n}\"\ndata_dir = \"data/n{n}\"\n",
-                n = i + 1
-            ),
-        )
-        .unwrap();
+        write_node_file(dir, i + 1, "");
     }
     std::fs::write(dir.join("testbed.toml"), testbed).unwrap();
 }
@@ -391,7 +386,10 @@ fn hashing_miners_and_a_latecomer_that_starts_from_a_checkpoint() {
         );
         std::thread::sleep(Duration::from_millis(100));
     };
-    assert!(checkpoint >= 10 && checkpoint % 10 == 0, "{checkpoint}");
+    assert!(
+        checkpoint >= 10 && checkpoint.is_multiple_of(10),
+        "{checkpoint}"
+    );
     let now = status(dir, 1).unwrap().height;
     let all = wait_converged(dir, &[1, 2, 3, 4], now + 3, Duration::from_secs(120));
     eprintln!(
@@ -422,7 +420,7 @@ fn hashing_miners_and_a_latecomer_that_starts_from_a_checkpoint() {
         .and_then(|rest| rest.split("(height ").nth(1))
         .and_then(|h| h.trim_end_matches(')').parse().ok())
         .unwrap_or_else(|| panic!("no checkpoint root:\n{out}"));
-    assert!(root >= checkpoint && root % 10 == 0, "{out}");
+    assert!(root >= checkpoint && root.is_multiple_of(10), "{out}");
 
     // Blocks are found by real work: over 20 s the miners' pace follows the retargeted
     // difficulty (printed, not asserted: wall-clock speed is the machine's).

@@ -151,10 +151,10 @@ pub struct MiningTemplate {
 }
 
 /// What the driver's nonce search should do next (mode [`MiningMode::Hash`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MiningWork {
     /// Drop any search under way and search this template.
-    Start(MiningTemplate),
+    Start(Box<MiningTemplate>),
     /// Drop any search under way: the node does not mine on its head now.
     Stop,
 }
@@ -1034,10 +1034,10 @@ where
             parent: header.prev_hash,
             body,
         });
-        Some(MiningWork::Start(MiningTemplate {
+        Some(MiningWork::Start(Box::new(MiningTemplate {
             id: self.template_seq,
             header,
-        }))
+        })))
     }
 
     /// Hashing mode: the driver found `header`'s nonce for template `id`. A template that is
