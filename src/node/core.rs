@@ -31,6 +31,7 @@ use chain::tx::{ContractId, TxPayload};
 use chain::{
     Block, Body, Error as ChainError, Hash256, Header, SignedTx, UnsignedTx, Verification,
 };
+use fusion::Fx;
 
 use super::EventSink;
 use super::config::{BidSpec, MiningMode, Role};
@@ -228,6 +229,8 @@ pub struct Node<P> {
     last_decisions: BTreeMap<usize, NodeEvent>,
     last_sensed_round: Option<u64>,
     task_channels: BTreeMap<u64, u32>,
+    /// Trust last reported per account (Trust events).
+    shown_trust: BTreeMap<Address, Fx>,
     mined: u64,
 }
 
@@ -305,6 +308,7 @@ where
             last_decisions: BTreeMap::new(),
             last_sensed_round: None,
             task_channels: BTreeMap::new(),
+            shown_trust: BTreeMap::new(),
             mined: 0,
         }
     }
@@ -1138,6 +1142,7 @@ where
             }
             if let ContractEvent::Settled { trust, .. } = event {
                 for t in trust {
+                    self.shown_trust.insert(t.account, t.after);
                     sink.emit(NodeEvent::Trust {
                         node: self.name.clone(),
                         at_ms: now_ms,
@@ -1174,6 +1179,27 @@ where
                 text,
                 detail,
             });
+        }
+        // Trust also moves outside the settlements' participant lists (inactivity decay of the
+        // accounts a task skipped): after each block, report every named account whose trust
+        // differs from what was last reported, so viewers show the chain's values (the next
+        // block's header carries exactly these for its miner).
+        if let Some(state) = self.ledger.state_after(&adopted.block.hash()).cloned() {
+            let changed: Vec<(Address, Fx)> = self
+                .names
+                .keys()
+                .map(|a| (*a, state.trust(a)))
+                .filter(|(a, t)| self.shown_trust.get(a) != Some(t))
+                .collect();
+            for (account, trust) in changed {
+                self.shown_trust.insert(account, trust);
+                sink.emit(NodeEvent::Trust {
+                    node: self.name.clone(),
+                    at_ms: now_ms,
+                    account: self.account_name(&account),
+                    trust: trust.to_f64(),
+                });
+            }
         }
     }
 

@@ -243,6 +243,12 @@ impl Ledger {
         &self.head_state
     }
 
+    /// The state after `hash`, if it is a recent best-chain block (or the root).
+    #[must_use]
+    pub fn state_after(&self, hash: &Hash256) -> Option<&Arc<State>> {
+        self.states.get(hash).map(|(_, s)| s)
+    }
+
     /// Files `block`; `now_ms` refuses blocks too far in the future.
     ///
     /// # Errors
