@@ -90,7 +90,8 @@ impl Default for BenchArgs {
 }
 
 /// Runs the node throughput and ring-signature benchmarks (use a release build) and prints
-/// `transfers_per_s: N` and `ring16_verify_ms: X` among other lines.
+/// `transfers_per_s: N`, `ring16_verify_ms: X` and `nonce_search_per_thread_per_s: H` among
+/// other lines.
 ///
 /// # Errors
 ///
@@ -119,6 +120,7 @@ pub fn bench(args: &BenchArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(&dir);
     let report = result.context("chain throughput benchmark")?;
     let ring = chain::crypto::bench::ring16_verify_ms().context("ring signature benchmark")?;
+    let hash_rate = chain::bench::nonce_search_rate(1_000_000).context("nonce search benchmark")?;
     writeln!(
         out,
         "transfers: {} in {} blocks, {} signature threads, one redb commit (fsync) per block",
@@ -127,6 +129,8 @@ pub fn bench(args: &BenchArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     writeln!(out, "seconds: {:.3}", report.seconds)?;
     writeln!(out, "transfers_per_s: {:.0}", report.transfers_per_s)?;
     writeln!(out, "ring16_verify_ms: {ring:.3}")?;
+    // `mining = "hash"`: a block takes D_base · g(T) / (rate · threads) seconds on average.
+    writeln!(out, "nonce_search_per_thread_per_s: {hash_rate:.0}")?;
     Ok(())
 }
 

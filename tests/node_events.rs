@@ -40,9 +40,8 @@ fn trust_events_match_every_block_headers_miner_trust() {
             trust,
             ..
         } if node == "n1" => {
-            if shown.insert(account, trust).is_some_and(|old| old != trust) {
-                moved += 1;
-            }
+            let before = shown.insert(account, trust);
+            moved += usize::from(before.is_some_and(|old| old != trust));
         }
         _ => {}
     };

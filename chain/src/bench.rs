@@ -183,3 +183,43 @@ pub fn transfer_throughput(
         },
     })
 }
+
+/// Nonce-search speed of one thread: header hashes checked against a Proof-of-Trust target per
+/// second, over `hashes` consecutive nonces of a fixed template (what a `mining = "hash"` node
+/// does per worker thread). Divide `D_base · g(T)` by it for a block's expected seconds.
+///
+/// # Errors
+/// [`Error::InvalidConfig`] for `hashes == 0`; key derivation errors (none expected).
+pub fn nonce_search_rate(hashes: u64) -> Result<f64, Error> {
+    if hashes == 0 {
+        return Err(Error::InvalidConfig {
+            field: "hashes",
+            reason: "must be positive".to_owned(),
+        });
+    }
+    let key = crate::crypto::SecretKey::from_seed(&[7; 32])?;
+    let mut header = crate::block::Header {
+        height: 1,
+        prev_hash: crate::digest::Hash256([1; 32]),
+        tx_root: crate::digest::Hash256([2; 32]),
+        state_root: crate::digest::Hash256([3; 32]),
+        miner: *key.public_key(),
+        miner_trust: Fx::HALF,
+        timestamp_ms: 1,
+        // A target nothing meets: every nonce is hashed and compared.
+        base_difficulty: u64::MAX,
+        nonce: 0,
+    };
+    let target = crate::pot::target(header.base_difficulty, header.miner_trust);
+    let start = Instant::now();
+    let mut met = 0u64;
+    for nonce in 0..hashes {
+        header.nonce = nonce;
+        met += u64::from(crate::pot::meets_target(&header.hash(), &target));
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    // Keeps the loop from being optimised away.
+    std::hint::black_box(met);
+    #[allow(clippy::cast_precision_loss)]
+    Ok(hashes as f64 / seconds.max(1e-9))
+}
