@@ -1,11 +1,13 @@
 //! Trust-Based Compression in the node: a node whose chain holds only the genesis joins late,
 //! asks a peer for its confirmed checkpoint, restarts its chain from it (validated: work at the
-//! miner's trust, highest-trust miner, state root) and follows the head from there; with
-//! `checkpoint_sync = false` it replays from genesis instead.
+//! miner's trust, highest-trust miner, state root) once a second peer confirms it holds the
+//! block, and follows the head from there; a checkpoint the second peer does not hold, or
+//! `checkpoint_sync = false`, makes it replay from genesis instead.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use trustband::node::NullSink;
 use trustband::node::config::TestbedConfig;
+use trustband::node::events::NodeEvent;
 use trustband::node::ledger::Ledger;
 use trustband::node::sim::Simulation;
 
@@ -46,31 +48,61 @@ source = {{ kind = "none" }}
 }
 
 /// The four nodes with `d` cut off until 40 s: not mining, it stays at the genesis while the
-/// others build a chain. Returned at 40 s, just before the heal.
-fn latecomer(checkpoint_sync: bool) -> Simulation {
+/// others build a chain (one, or with `split` two: `a` alone and `b`+`c`, each past a confirmed
+/// checkpoint with seed 1). Returned just before the heal.
+fn latecomer(checkpoint_sync: bool, split: bool) -> Simulation {
     let testbed = testbed(checkpoint_sync);
-    let mut sim = Simulation::new(&testbed, 7, None, false).unwrap();
-    sim.partition(0, &[vec![0, 1, 2], vec![3]]).unwrap();
+    let seed = if split { 1 } else { 7 };
+    let mut sim = Simulation::new(&testbed, seed, None, false).unwrap();
+    let groups = if split {
+        vec![vec![0], vec![1, 2], vec![3]]
+    } else {
+        vec![vec![0, 1, 2], vec![3]]
+    };
+    sim.partition(0, &groups).unwrap();
     sim.heal(40_000).unwrap();
     sim.run_until(39_999, &mut NullSink).unwrap();
+    if split {
+        let heads = sim.heads();
+        // b+c have a confirmed checkpoint (10 + 4 deep) on a chain a does not share.
+        assert!(heads[1].0 >= 14, "{heads:?}");
+        assert_ne!(heads[0].1, heads[1].1);
+    }
     sim
 }
 
-/// Runs until every node has one head (at most 120 s of virtual time after the heal).
-fn converge(sim: &mut Simulation) {
+/// Runs until every node has one head (at most 120 s of virtual time after the heal); returns
+/// what `d` logged about checkpoints meanwhile.
+fn converge(sim: &mut Simulation) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut sink = |e: NodeEvent| {
+        if let NodeEvent::Log { node, text, .. } = e
+            && node == "d"
+            && text.contains("checkpoint")
+        {
+            lines.push(text);
+        }
+    };
     while !sim.converged() {
-        assert!(sim.step(&mut NullSink).unwrap());
+        assert!(sim.step(&mut sink).unwrap());
         assert!(sim.now_ms() < 160_000, "no convergence: {:?}", sim.heads());
     }
+    lines
 }
 
 #[test]
 fn a_late_genesis_only_node_starts_from_a_peers_checkpoint() {
-    let mut sim = latecomer(true);
+    let mut sim = latecomer(true, false);
     let before = sim.heads();
     assert_eq!(before[3].0, 0, "d stayed at the genesis: {before:?}");
     assert!(before[0].0 >= 20, "the others built a chain: {before:?}");
-    converge(&mut sim);
+    let log = converge(&mut sim);
+    // Offered by one peer, confirmed by another that holds the block.
+    assert!(
+        log.iter()
+            .any(|l| l.starts_with("started from peer") && l.contains("confirmed by peer")),
+        "{log:#?}"
+    );
 
     let d = &sim.nodes()[3];
     let a = &sim.nodes()[0];
@@ -94,12 +126,36 @@ fn a_late_genesis_only_node_starts_from_a_peers_checkpoint() {
 
 #[test]
 fn with_checkpoint_sync_off_the_latecomer_replays_from_genesis() {
-    let mut sim = latecomer(false);
+    let mut sim = latecomer(false, false);
     assert_eq!(sim.heads()[3].0, 0);
-    converge(&mut sim);
+    assert!(converge(&mut sim).is_empty());
     let d = &sim.nodes()[3];
     assert_eq!(d.ledger().tree().root_height(), 0);
     assert_eq!(d.ledger().head(), sim.nodes()[0].ledger().head());
+}
+
+#[test]
+fn a_checkpoint_the_second_peer_does_not_hold_is_not_taken() {
+    // a and b+c built different chains: an offer from one side is not confirmed by a witness
+    // from the other. d asks again (the sides merge meanwhile) and ends on the common chain,
+    // rooted at the genesis or at a checkpoint of that chain, never of the abandoned one.
+    let mut sim = latecomer(true, true);
+    let log = converge(&mut sim);
+    assert!(
+        log.iter().any(|l| l.contains("does not hold checkpoint")),
+        "{log:#?}"
+    );
+    let d = &sim.nodes()[3];
+    let b = &sim.nodes()[1];
+    assert_eq!(d.ledger().head(), b.ledger().head());
+    assert!(
+        b.ledger().tree().contains(&d.ledger().tree().root()),
+        "d's root is on the common chain: {log:#?}"
+    );
+    assert_eq!(
+        d.ledger().head_state().root(),
+        b.ledger().head_state().root()
+    );
 }
 
 /// A chain of the testbed with a confirmed checkpoint at height 10 (a's view after 40 s).

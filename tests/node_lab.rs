@@ -5,7 +5,7 @@
 //! SIGTERM stops a node cleanly. Every child is killed when the test ends, pass or fail.
 //! A second lab mines for real (`mining = "hash"`: nonce search on worker threads) and a
 //! fourth node joins late with an empty data directory: it starts from a peer's confirmed
-//! checkpoint and follows the head. The two labs take turns (one lock) to share the cores.
+//! checkpoint, once a second peer confirms holding it, and follows the head. The two labs take turns (one lock) to share the cores.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
@@ -389,6 +389,13 @@ fn hashing_miners_and_a_latecomer_that_starts_from_a_checkpoint() {
     assert!(
         checkpoint >= 10 && checkpoint.is_multiple_of(10),
         "{checkpoint}"
+    );
+    let n4_log = std::fs::read_to_string(dir.join("n4.log")).unwrap_or_default();
+    assert!(
+        n4_log
+            .lines()
+            .any(|l| l.contains("started from peer") && l.contains("confirmed by peer")),
+        "the checkpoint was confirmed by a second peer:\n{n4_log}"
     );
     let now = status(dir, 1).unwrap().height;
     let all = wait_converged(dir, &[1, 2, 3, 4], now + 3, Duration::from_secs(120));

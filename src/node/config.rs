@@ -122,8 +122,9 @@ pub struct ChainSection {
     #[serde(default = "default_sync_ms")]
     pub sync_interval_ms: u64,
     /// A node whose chain holds only the genesis starts from a peer's confirmed checkpoint
-    /// (Trust-Based Compression) instead of replaying the whole history. The history before
-    /// the checkpoint is then taken on the peer's word (weak subjectivity); `false` replays
+    /// (Trust-Based Compression) instead of replaying the whole history, once a second peer
+    /// (when one is connected) confirms that its chain holds that block. The history before
+    /// the checkpoint is then taken on those peers' word (weak subjectivity); `false` replays
     /// from genesis.
     #[serde(default = "default_true")]
     pub checkpoint_sync: bool,

@@ -52,6 +52,8 @@ const MEMPOOL_AGE: u64 = 64;
 const MEMPOOL_CAPACITY: usize = 20_000;
 /// A peer this many blocks ahead is caught up with a range request rather than by hashes.
 const RANGE_SYNC_GAP: u64 = 8;
+/// Checkpoint offers a fresh node considers before it replays from genesis.
+const CHECKPOINT_OFFERS: u8 = 3;
 /// Peers asked for one missing block before the walk waits for the next head poll.
 const BLOCK_RETRIES: u32 = 3;
 /// Upload records kept (the oldest half goes beyond this; a simulation keeps far fewer).
@@ -140,6 +142,8 @@ enum Pending {
     Block(Hash256),
     Range,
     Checkpoint,
+    /// Does this other peer hold the checkpoint a first peer offered?
+    CheckpointConfirm(Hash256),
 }
 
 /// A block template for the driver's nonce search (mode [`MiningMode::Hash`]).
@@ -175,6 +179,8 @@ enum CheckpointSync {
     Idle,
     /// A request is out.
     Asked,
+    /// A checkpoint arrived; a second peer is asked whether it holds it.
+    Confirming,
     /// Done, refused or off: sync block by block.
     Declined,
 }
@@ -199,6 +205,10 @@ pub struct Node<P> {
     fee: u128,
     sync_interval_ms: u64,
     checkpoint_sync: CheckpointSync,
+    /// The checkpoint awaiting a second peer's confirmation, and who offered it.
+    checkpoint_offer: Option<(Box<Block>, P)>,
+    /// Offers a second peer did not confirm so far.
+    checkpoint_misses: u8,
     /// A fresh node mines only once a peer answered a head poll (or after a grace period):
     /// blocks mined on the genesis would fork off the chain it is about to fetch.
     mining_hold_until: Option<u64>,
@@ -278,6 +288,8 @@ where
             fee: setup.fee,
             sync_interval_ms: setup.sync_interval_ms.max(1),
             mining_hold_until: None,
+            checkpoint_offer: None,
+            checkpoint_misses: 0,
             checkpoint_sync: if setup.checkpoint_sync {
                 CheckpointSync::Idle
             } else {
@@ -481,6 +493,9 @@ where
                 if what == Some(Pending::Checkpoint) {
                     // Ask again at the next head poll (another peer may answer).
                     self.checkpoint_sync = CheckpointSync::Idle;
+                }
+                if let Some(Pending::CheckpointConfirm(hash)) = what {
+                    self.on_checkpoint_confirmation(now_ms, hash, None, &peer, net, sink);
                 }
                 if let Some(Pending::Block(hash)) = what {
                     self.wanted.remove(&hash);
@@ -721,7 +736,7 @@ where
                     return;
                 }
                 let mine = tree.head_height();
-                if self.checkpoint_sync == CheckpointSync::Asked && self.ledger.is_fresh() {
+                if self.checkpoint_pending() && self.ledger.is_fresh() {
                     // The checkpoint's answer decides where block sync starts.
                 } else if self.wants_checkpoint(info.height) {
                     self.checkpoint_sync = CheckpointSync::Asked;
@@ -739,6 +754,12 @@ where
                         SyncRequest::BlockByHash(info.hash),
                         Pending::Block(info.hash),
                     );
+                }
+            }
+            SyncResponse::Block(block) if matches!(what, Some(Pending::CheckpointConfirm(_))) => {
+                if let Some(Pending::CheckpointConfirm(hash)) = what {
+                    let held = block.map(|b| b.hash());
+                    self.on_checkpoint_confirmation(now_ms, hash, held, from, net, sink);
                 }
             }
             SyncResponse::Block(block) => {
@@ -787,9 +808,17 @@ where
                     .saturating_add(params.checkpoint_confirmations)
     }
 
-    /// A peer's answer to a checkpoint request: restart the chain from it (it is validated
-    /// first), then fetch the blocks after it; without one, or if it is refused, sync from
-    /// genesis block by block.
+    /// Whether a checkpoint request or confirmation is out (mining and block sync wait).
+    fn checkpoint_pending(&self) -> bool {
+        matches!(
+            self.checkpoint_sync,
+            CheckpointSync::Asked | CheckpointSync::Confirming
+        )
+    }
+
+    /// A peer's answer to a checkpoint request. A checkpoint is not taken on one peer's word
+    /// when another is connected: that one is asked whether its chain holds the block
+    /// ([`Node::on_checkpoint_confirmation`]). Without a checkpoint, sync from genesis.
     fn on_checkpoint<N: Network<Peer = P>>(
         &mut self,
         now_ms: u64,
@@ -798,10 +827,6 @@ where
         net: &mut N,
         sink: &mut dyn EventSink,
     ) {
-        self.checkpoint_sync = CheckpointSync::Declined;
-        // Whatever the answer, mining resumes on the head this leaves.
-        self.mining_hold_until = None;
-        self.schedule_mining(now_ms);
         let Some(block) = block else {
             self.log(
                 now_ms,
@@ -809,21 +834,113 @@ where
                 format!("peer {from} has no confirmed checkpoint; syncing from genesis"),
                 sink,
             );
+            self.end_checkpoint_sync(now_ms);
             return;
         };
-        let hash = block.hash();
-        let height = block.header.height;
         if !self.ledger.is_fresh() {
             // Blocks arrived meanwhile (gossip); the range sync carries on from there.
+            self.end_checkpoint_sync(now_ms);
             return;
         }
+        match self.next_peer(Some(from)).filter(|p| p != from) {
+            Some(witness) => {
+                let hash = block.hash();
+                self.checkpoint_sync = CheckpointSync::Confirming;
+                self.checkpoint_offer = Some((Box::new(block), from.clone()));
+                self.request(
+                    net,
+                    &witness,
+                    SyncRequest::BlockByHash(hash),
+                    Pending::CheckpointConfirm(hash),
+                );
+            }
+            None => {
+                let note = "the only peer connected";
+                self.adopt_checkpoint(now_ms, block, from, note, net, sink);
+            }
+        }
+    }
+
+    /// A second peer's answer about the offered checkpoint `hash`: it holds the block
+    /// (`held == Some(hash)`) or not (None, or the request failed).
+    fn on_checkpoint_confirmation<N: Network<Peer = P>>(
+        &mut self,
+        now_ms: u64,
+        hash: Hash256,
+        held: Option<Hash256>,
+        witness: &P,
+        net: &mut N,
+        sink: &mut dyn EventSink,
+    ) {
+        let Some((block, from)) = self.checkpoint_offer.take() else {
+            return;
+        };
+        if block.hash() != hash || !self.ledger.is_fresh() {
+            self.end_checkpoint_sync(now_ms);
+            return;
+        }
+        if held == Some(hash) {
+            let note = format!("confirmed by peer {witness}");
+            self.adopt_checkpoint(now_ms, *block, &from, &note, net, sink);
+        } else {
+            // Peers a block apart around a checkpoint's confirmation can disagree for a moment
+            // (one has pruned past it): ask again at the next head poll, twice at most.
+            self.checkpoint_misses = self.checkpoint_misses.saturating_add(1);
+            let retry = self.checkpoint_misses < CHECKPOINT_OFFERS;
+            self.log(
+                now_ms,
+                "warn",
+                format!(
+                    "peer {witness} does not hold checkpoint {hash} offered by peer {from}; {}",
+                    if retry {
+                        "asking again"
+                    } else {
+                        "syncing from genesis"
+                    }
+                ),
+                sink,
+            );
+            if retry {
+                self.checkpoint_sync = CheckpointSync::Idle;
+                self.mining_hold_until =
+                    Some(now_ms.saturating_add(self.sync_interval_ms.saturating_mul(3)));
+            } else {
+                self.end_checkpoint_sync(now_ms);
+            }
+        }
+    }
+
+    /// Checkpoint sync is over (done, refused or unavailable): block sync and mining go on
+    /// from the head this leaves.
+    fn end_checkpoint_sync(&mut self, now_ms: u64) {
+        self.checkpoint_sync = CheckpointSync::Declined;
+        self.checkpoint_offer = None;
+        self.mining_hold_until = None;
+        self.schedule_mining(now_ms);
+    }
+
+    /// Restarts the chain from `block` (validated first), then fetches the blocks after it
+    /// from `from`; a refused checkpoint scores `from` and leaves the genesis chain.
+    fn adopt_checkpoint<N: Network<Peer = P>>(
+        &mut self,
+        now_ms: u64,
+        block: Block,
+        from: &P,
+        note: &str,
+        net: &mut N,
+        sink: &mut dyn EventSink,
+    ) {
+        let hash = block.hash();
+        let height = block.header.height;
         match self.ledger.restart_from_checkpoint(block) {
             Ok(()) => {
                 self.mempool = Mempool::new(MEMPOOL_AGE, MEMPOOL_CAPACITY);
                 self.log(
                     now_ms,
                     "info",
-                    format!("started from peer {from}'s checkpoint {hash} at height {height}"),
+                    format!(
+                        "started from peer {from}'s checkpoint {hash} at height {height} ({note})"
+                    ),
                     sink,
                 );
                 let req = SyncRequest::BlocksFrom {
@@ -831,7 +948,6 @@ where
                     max: MAX_SYNC_BLOCKS,
                 };
                 self.request(net, from, req, Pending::Range);
-                self.schedule_mining(now_ms);
             }
             Err(e) => {
                 let _ = net.report(from, "invalid checkpoint");
@@ -845,6 +961,7 @@ where
                 );
             }
         }
+        self.end_checkpoint_sync(now_ms);
     }
 
     /// Handles whatever is due at `now_ms`: sensing jobs, a mined block, a head poll.
@@ -865,9 +982,7 @@ where
                 self.run_sense_job(now_ms, &job, net, sink);
             }
         }
-        if self.mining_hold_until.is_some_and(|t| t <= now_ms)
-            && self.checkpoint_sync != CheckpointSync::Asked
-        {
+        if self.mining_hold_until.is_some_and(|t| t <= now_ms) && !self.checkpoint_pending() {
             // Nobody answered: mine alone.
             self.mining_hold_until = None;
             self.schedule_mining(now_ms);
@@ -936,7 +1051,7 @@ where
         sink: &mut dyn EventSink,
     ) {
         self.next_block_at = None;
-        if self.checkpoint_sync == CheckpointSync::Asked {
+        if self.checkpoint_pending() {
             // Mining on the genesis now would only fork off the chain being fetched.
             self.schedule_mining(now_ms);
             return;
@@ -1023,7 +1138,7 @@ where
     /// stop. Timed mode: always None.
     pub fn mining_work(&mut self, now_ms: u64, sink: &mut dyn EventSink) -> Option<MiningWork> {
         let may_mine = self.work_due.take()?;
-        if !may_mine || self.checkpoint_sync == CheckpointSync::Asked {
+        if !may_mine || self.checkpoint_pending() {
             // Asked: the checkpoint's answer schedules mining again.
             self.template = None;
             return Some(MiningWork::Stop);
