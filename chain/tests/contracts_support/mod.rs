@@ -20,7 +20,7 @@ use chain::crypto::rand_core::SeedableRng;
 use chain::crypto::{Address, IdentityCommitment, Ring, Salt, SecretKey};
 use chain::devnet::devnet_key;
 use chain::miner::mine;
-use chain::transition::build_block;
+use chain::transition::{BlockTemplate, build_block};
 use chain::tx::{ContractId, TxPayload};
 use chain::{
     Block, BlockCtx, ChainParams, Error, GenesisAccount, GenesisConfig, Hash256, Receipt, SignedTx,
@@ -241,29 +241,10 @@ impl Lab {
     /// Builds, mines, seals and applies the next block with `candidates`; checks that the
     /// validator's post-state and events equal the builder's.
     pub fn block(&mut self, candidates: &[SignedTx]) -> Applied {
-        let miner = &self.keys[self.miner];
-        let template = build_block(
-            &self.state,
-            self.hash,
-            miner.public_key(),
-            self.state.meta.timestamp_ms + 1000,
-            candidates,
-            &self.params,
-            self.build_verification,
-        )
-        .unwrap();
+        let template = self.template(candidates, self.build_verification);
         let header = mine(&template.header, 0, 1, &AtomicBool::new(false)).unwrap();
-        let block = Block::seal(header, template.body.clone(), miner).unwrap();
-        let (state, receipt) = apply_block(
-            &self.state,
-            &block,
-            &BlockCtx {
-                params: &self.params,
-                parent_hash: self.hash,
-                verification: Verification::Full { threads: 1 },
-            },
-        )
-        .unwrap();
+        let block = Block::seal(header, template.body.clone(), &self.keys[self.miner]).unwrap();
+        let (state, receipt) = self.validate(&block, 1).unwrap();
         assert_eq!(state, template.post_state, "validator and builder disagree");
         assert_eq!(receipt.events, template.events);
         assert_eq!(receipt.failed, template.failed);
@@ -276,6 +257,34 @@ impl Lab {
         }
     }
 
+    /// The builder's template for the next block from `candidates`, one second after the
+    /// head, mined by key `miner`.
+    fn template(&self, candidates: &[SignedTx], verification: Verification) -> BlockTemplate {
+        build_block(
+            &self.state,
+            self.hash,
+            self.keys[self.miner].public_key(),
+            self.state.meta.timestamp_ms + 1000,
+            candidates,
+            &self.params,
+            verification,
+        )
+        .unwrap()
+    }
+
+    /// `apply_block` of `block` on the head with full verification on `threads` threads.
+    fn validate(&self, block: &Block, threads: usize) -> Result<(State, Receipt), Error> {
+        apply_block(
+            &self.state,
+            block,
+            &BlockCtx {
+                params: &self.params,
+                parent_hash: self.hash,
+                verification: Verification::Full { threads },
+            },
+        )
+    }
+
     /// `n` empty blocks; their events.
     pub fn skip(&mut self, n: usize) -> Vec<EventRecord> {
         (0..n)
@@ -286,30 +295,12 @@ impl Lab {
     /// A block that carries exactly `txs` (bypassing the builder's filter), applied with full
     /// verification; the error if it is invalid. The chain advances only if it is valid.
     pub fn force_block(&mut self, txs: Vec<SignedTx>) -> Result<Receipt, Error> {
-        let miner = &self.keys[self.miner];
-        let template = build_block(
-            &self.state,
-            self.hash,
-            miner.public_key(),
-            self.state.meta.timestamp_ms + 1000,
-            &[],
-            &self.params,
-            Verification::Full { threads: 1 },
-        )
-        .unwrap();
-        let mut header = template.header;
+        let mut header = self.template(&[], Verification::Full { threads: 1 }).header;
         header.tx_root = tx_root(&txs);
         let header = mine(&header, 0, 1, &AtomicBool::new(false)).unwrap();
-        let block = Block::seal(header, chain::Body::Transactions(txs), miner).unwrap();
-        let result = apply_block(
-            &self.state,
-            &block,
-            &BlockCtx {
-                params: &self.params,
-                parent_hash: self.hash,
-                verification: Verification::Full { threads: 2 },
-            },
-        );
+        let body = chain::Body::Transactions(txs);
+        let block = Block::seal(header, body, &self.keys[self.miner]).unwrap();
+        let result = self.validate(&block, 2);
         self.pending.clear();
         result.map(|(state, receipt)| {
             self.state = state;
