@@ -102,6 +102,19 @@ fn logs(dir: &Path) -> String {
         .join("\n")
 }
 
+/// SIGKILLs node `n{i}` (Child::kill sends SIGKILL on Unix), then runs `trustband chain
+/// verify` on its data directory.
+fn kill_and_verify(nodes: &mut Nodes, dir: &Path, i: usize) -> std::process::Output {
+    let mut child = nodes.children[i - 1].take().unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    Command::new(env!("CARGO_BIN_EXE_trustband"))
+        .args(["chain", "verify", "--data-dir"])
+        .arg(dir.join(format!("data/n{i}")))
+        .output()
+        .unwrap()
+}
+
 fn free_ports(n: usize) -> Vec<u16> {
     let listeners: Vec<std::net::TcpListener> = (0..n)
         .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
@@ -244,14 +257,7 @@ fn four_nodes_converge_survive_sigkill_and_catch_up() {
 
     // SIGKILL n2 (Child::kill sends SIGKILL on Unix).
     let before = status(dir, 2).unwrap();
-    let mut victim = nodes.children[1].take().unwrap();
-    victim.kill().unwrap();
-    victim.wait().unwrap();
-    let verify = Command::new(env!("CARGO_BIN_EXE_trustband"))
-        .args(["chain", "verify", "--data-dir"])
-        .arg(dir.join("data/n2"))
-        .output()
-        .unwrap();
+    let verify = kill_and_verify(&mut nodes, dir, 2);
     assert!(
         verify.status.success(),
         "{}",
@@ -406,14 +412,7 @@ fn hashing_miners_and_a_latecomer_that_starts_from_a_checkpoint() {
 
     // n4's store is rooted at that checkpoint and re-validates (every header's nonce against
     // its target, signatures, state roots).
-    let mut n4 = nodes.children[3].take().unwrap();
-    n4.kill().unwrap();
-    n4.wait().unwrap();
-    let verify = Command::new(env!("CARGO_BIN_EXE_trustband"))
-        .args(["chain", "verify", "--data-dir"])
-        .arg(dir.join("data/n4"))
-        .output()
-        .unwrap();
+    let verify = kill_and_verify(&mut nodes, dir, 4);
     let out = String::from_utf8_lossy(&verify.stdout);
     assert!(
         verify.status.success(),

@@ -90,6 +90,21 @@ fn semantic_errors_name_file_line_and_key() {
         "name = \"x\"\n[sensing]\nchannels = [{ name = \"c\", center_hz = 1e6, bandwidth_hz = 1e4 }]\n[[network.partition]]\nat_s = 1\nheal_s = 2\ngroups = [[\"zz\"]]\n[[node]]\nname = \"a\"\n",
     );
     assert!(msg.contains("t.toml:4:") && msg.contains("zz"), "{msg}");
+    // Mining: an unknown mode (serde names the variants) and no worker threads.
+    let msg = bad(
+        "name = \"x\"\n[sensing]\nchannels = [{ name = \"c\", center_hz = 1e6, bandwidth_hz = 1e4 }]\n[[node]]\nname = \"a\"\nmining = \"quantum\"\n",
+    );
+    assert!(
+        msg.contains("t.toml:6:") && msg.contains("quantum") && msg.contains("hash"),
+        "{msg}"
+    );
+    let msg = bad(
+        "name = \"x\"\n[sensing]\nchannels = [{ name = \"c\", center_hz = 1e6, bandwidth_hz = 1e4 }]\n[[node]]\nname = \"a\"\nmining = \"hash\"\nmining_threads = 0\n",
+    );
+    assert!(
+        msg.contains("t.toml:4:") && msg.contains("node[0].mining_threads"),
+        "{msg}"
+    );
 }
 
 #[test]
