@@ -55,56 +55,54 @@ fn shipped_testbeds_and_node_files_parse() {
 
 #[test]
 fn semantic_errors_name_file_line_and_key() {
+    const CHANNEL: &str =
+        "[sensing]\nchannels = [{ name = \"c\", center_hz = 1e6, bandwidth_hz = 1e4 }]\n";
+    // (what is wrong, the file after `name = "x"`, what the message must contain)
+    let cases: [(&str, String, &[&str]); 6] = [
+        (
+            "a sensor without a front end, on the node's line",
+            "[[node]]\nname = \"a\"\nroles = [\"sensor\"]\nsource = { kind = \"none\" }\n".into(),
+            &["t.toml:2:", "node[0].source"],
+        ),
+        (
+            "a synthetic source without an environment",
+            format!("{CHANNEL}[[node]]\nname = \"a\"\nroles = [\"sensor\"]\n"),
+            &["t.toml:4:", "environment"],
+        ),
+        (
+            "a bad chain parameter",
+            format!(
+                "{CHANNEL}[chain.params.contracts.csc]\ndeadline = 1\nregistration_close = 2\n[[node]]\nname = \"a\"\n"
+            ),
+            &["chain.params", "deadline"],
+        ),
+        (
+            "an unknown node in a partition",
+            format!(
+                "{CHANNEL}[[network.partition]]\nat_s = 1\nheal_s = 2\ngroups = [[\"zz\"]]\n[[node]]\nname = \"a\"\n"
+            ),
+            &["t.toml:4:", "zz"],
+        ),
+        (
+            "an unknown mining mode (serde names the variants)",
+            format!("{CHANNEL}[[node]]\nname = \"a\"\nmining = \"quantum\"\n"),
+            &["t.toml:6:", "quantum", "hash"],
+        ),
+        (
+            "no mining worker threads",
+            format!("{CHANNEL}[[node]]\nname = \"a\"\nmining = \"hash\"\nmining_threads = 0\n"),
+            &["t.toml:4:", "node[0].mining_threads"],
+        ),
+    ];
     let dir = tempfile::tempdir().unwrap();
-    let bad = |text: &str| {
-        let path = dir.path().join("t.toml");
-        std::fs::write(&path, text).unwrap();
-        format!("{:#}", TestbedConfig::load(&path).unwrap_err())
-    };
-    // A sensor without a front end, on the node's line.
-    let msg = bad(
-        "name = \"x\"\n[[node]]\nname = \"a\"\nroles = [\"sensor\"]\nsource = { kind = \"none\" }\n",
-    );
-    assert!(
-        msg.contains("t.toml:2:") && msg.contains("node[0].source"),
-        "{msg}"
-    );
-    // A synthetic source without an environment.
-    let msg = bad(
-        "name = \"x\"\n[sensing]\nchannels = [{ name = \"c\", center_hz = 1e6, bandwidth_hz = 1e4 }]\n[[node]]\nname = \"a\"\nroles = [\"sensor\"]\n",
-    );
-    assert!(
-        msg.contains("t.toml:4:") && msg.contains("environment"),
-        "{msg}"
-    );
-    // A bad chain parameter.
-    let msg = bad(
-        "name = \"x\"\n[sensing]\nchannels = [{ name = \"c\", center_hz = 1e6, bandwidth_hz = 1e4 }]\n[chain.params.contracts.csc]\ndeadline = 1\nregistration_close = 2\n[[node]]\nname = \"a\"\n",
-    );
-    assert!(
-        msg.contains("chain.params") && msg.contains("deadline"),
-        "{msg}"
-    );
-    // An unknown node in a partition.
-    let msg = bad(
-        "name = \"x\"\n[sensing]\nchannels = [{ name = \"c\", center_hz = 1e6, bandwidth_hz = 1e4 }]\n[[network.partition]]\nat_s = 1\nheal_s = 2\ngroups = [[\"zz\"]]\n[[node]]\nname = \"a\"\n",
-    );
-    assert!(msg.contains("t.toml:4:") && msg.contains("zz"), "{msg}");
-    // Mining: an unknown mode (serde names the variants) and no worker threads.
-    let msg = bad(
-        "name = \"x\"\n[sensing]\nchannels = [{ name = \"c\", center_hz = 1e6, bandwidth_hz = 1e4 }]\n[[node]]\nname = \"a\"\nmining = \"quantum\"\n",
-    );
-    assert!(
-        msg.contains("t.toml:6:") && msg.contains("quantum") && msg.contains("hash"),
-        "{msg}"
-    );
-    let msg = bad(
-        "name = \"x\"\n[sensing]\nchannels = [{ name = \"c\", center_hz = 1e6, bandwidth_hz = 1e4 }]\n[[node]]\nname = \"a\"\nmining = \"hash\"\nmining_threads = 0\n",
-    );
-    assert!(
-        msg.contains("t.toml:4:") && msg.contains("node[0].mining_threads"),
-        "{msg}"
-    );
+    let path = dir.path().join("t.toml");
+    for (what, body, expected) in cases {
+        std::fs::write(&path, format!("name = \"x\"\n{body}")).unwrap();
+        let msg = format!("{:#}", TestbedConfig::load(&path).unwrap_err());
+        for part in expected {
+            assert!(msg.contains(part), "{what}: `{part}` not in {msg}");
+        }
+    }
 }
 
 #[test]
