@@ -1122,34 +1122,41 @@ pub fn run_in_process(
     let aggregator = options.aggregator.clone();
     let refresh = options.refresh;
     let quit_when_done = options.quit_when_done;
-    let feeder = std::thread::Builder::new()
-        .name("dashboard-feed".into())
-        .spawn(move || {
-            let rt = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => {
-                    let _ = feeder_tx.send(UiEvent::Notice(format!("dashboard feeder: {e}")));
-                    return;
-                }
-            };
-            rt.block_on(feed_in_process(
-                events,
-                status,
-                aggregator,
-                refresh,
-                quit_when_done,
-                feeder_tx,
-            ));
-        })?;
+    let feeder = spawn_feeder("dashboard feeder", feeder_tx, move |tx| {
+        feed_in_process(events, status, aggregator, refresh, quit_when_done, tx)
+    })?;
     let logs = LogRedirect::start();
     let result = tui::run(tx, rx, options.run);
     drop(logs);
     // The feeder ends at its next send (the receiver is gone), within one refresh.
     let _ = feeder.join();
     result.map_err(anyhow::Error::from)
+}
+
+/// Runs a dashboard feeder (`feed`, given the UI's event sender) on its own thread with a
+/// small current-thread runtime; a runtime that cannot be built reaches the UI as a notice
+/// naming `what`.
+fn spawn_feeder<Fut>(
+    what: &'static str,
+    tx: Sender<UiEvent>,
+    feed: impl FnOnce(Sender<UiEvent>) -> Fut + Send + 'static,
+) -> std::io::Result<std::thread::JoinHandle<()>>
+where
+    Fut: std::future::Future<Output = ()>,
+{
+    std::thread::Builder::new()
+        .name(what.replace(' ', "-"))
+        .spawn(move || {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt.block_on(feed(tx)),
+                Err(e) => {
+                    let _ = tx.send(UiEvent::Notice(format!("{what}: {e}")));
+                }
+            }
+        })
 }
 
 /// True when this process can draw a dashboard: stdin and stdout are terminals.
@@ -1272,21 +1279,9 @@ pub fn run_connected(addr: SocketAddr, options: DashboardOptions) -> anyhow::Res
     let refresh = options.refresh;
     let stop = CancellationToken::new();
     let feeder_stop = stop.clone();
-    let feeder = std::thread::Builder::new()
-        .name("dashboard-client".into())
-        .spawn(move || {
-            let rt = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => {
-                    let _ = feeder_tx.send(UiEvent::Notice(format!("dashboard client: {e}")));
-                    return;
-                }
-            };
-            rt.block_on(feed_connected(addr, refresh, feeder_tx, feeder_stop));
-        })?;
+    let feeder = spawn_feeder("dashboard client", feeder_tx, move |tx| {
+        feed_connected(addr, refresh, tx, feeder_stop)
+    })?;
     let logs = LogRedirect::start();
     let result = tui::run(tx, rx, options.run);
     drop(logs);

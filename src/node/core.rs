@@ -417,12 +417,8 @@ where
         net: &mut N,
         sink: &mut dyn EventSink,
     ) {
-        if self.checkpoint_sync == CheckpointSync::Idle
-            && self.ledger.is_fresh()
-            && self.ledger.params().checkpoint_interval >= 2
-        {
-            self.mining_hold_until =
-                Some(now_ms.saturating_add(self.sync_interval_ms.saturating_mul(3)));
+        if self.may_start_from_checkpoint() {
+            self.hold_mining(now_ms);
         }
         self.schedule_mining(now_ms);
         self.next_sync_at = now_ms.saturating_add(self.sync_interval_ms / 2);
@@ -489,31 +485,33 @@ where
                 self.on_response(now_ms, &from, id, resp, net, sink);
             }
             NetEvent::RequestFailed { peer, id, reason } => {
-                let what = self.requests.remove(&id);
-                if what == Some(Pending::Checkpoint) {
-                    // Ask again at the next head poll (another peer may answer).
-                    self.checkpoint_sync = CheckpointSync::Idle;
-                }
-                if let Some(Pending::CheckpointConfirm(hash)) = what {
-                    self.on_checkpoint_confirmation(now_ms, hash, None, &peer, net, sink);
-                }
-                if let Some(Pending::Block(hash)) = what {
-                    self.wanted.remove(&hash);
-                    // Ask another peer (a few times: the block may be lost for good).
-                    let tries = self.retries.entry(hash).or_insert(0);
-                    *tries += 1;
-                    if *tries <= BLOCK_RETRIES
-                        && !self.ledger.tree().contains(&hash)
-                        && let Some(other) = self.next_peer(Some(&peer))
-                        && self.wanted.insert(hash)
-                    {
-                        self.request(
-                            net,
-                            &other,
-                            SyncRequest::BlockByHash(hash),
-                            Pending::Block(hash),
-                        );
+                match self.requests.remove(&id) {
+                    Some(Pending::Checkpoint) => {
+                        // Ask again at the next head poll (another peer may answer).
+                        self.checkpoint_sync = CheckpointSync::Idle;
                     }
+                    Some(Pending::CheckpointConfirm(hash)) => {
+                        self.on_checkpoint_confirmation(now_ms, hash, None, &peer, net, sink);
+                    }
+                    Some(Pending::Block(hash)) => {
+                        self.wanted.remove(&hash);
+                        // Ask another peer (a few times: the block may be lost for good).
+                        let tries = self.retries.entry(hash).or_insert(0);
+                        *tries += 1;
+                        if *tries <= BLOCK_RETRIES
+                            && !self.ledger.tree().contains(&hash)
+                            && let Some(other) = self.next_peer(Some(&peer))
+                            && self.wanted.insert(hash)
+                        {
+                            self.request(
+                                net,
+                                &other,
+                                SyncRequest::BlockByHash(hash),
+                                Pending::Block(hash),
+                            );
+                        }
+                    }
+                    Some(Pending::Head | Pending::Range) | None => {}
                 }
                 tracing::debug!(node = %self.name, %peer, %id, %reason, "request failed");
             }
@@ -721,8 +719,8 @@ where
         sink: &mut dyn EventSink,
     ) {
         let what = self.requests.remove(&id);
-        match resp {
-            SyncResponse::Head(info) => {
+        match (resp, what) {
+            (SyncResponse::Head(info), _) => {
                 if self.mining_hold_until.is_some() && !self.wants_checkpoint(info.height) {
                     // A peer answered and has no checkpoint to offer: mine on what we have.
                     self.mining_hold_until = None;
@@ -756,13 +754,11 @@ where
                     );
                 }
             }
-            SyncResponse::Block(block) if matches!(what, Some(Pending::CheckpointConfirm(_))) => {
-                if let Some(Pending::CheckpointConfirm(hash)) = what {
-                    let held = block.map(|b| b.hash());
-                    self.on_checkpoint_confirmation(now_ms, hash, held, from, net, sink);
-                }
+            (SyncResponse::Block(block), Some(Pending::CheckpointConfirm(hash))) => {
+                let held = block.map(|b| b.hash());
+                self.on_checkpoint_confirmation(now_ms, hash, held, from, net, sink);
             }
-            SyncResponse::Block(block) => {
+            (SyncResponse::Block(block), what) => {
                 if let Some(Pending::Block(h)) = what {
                     self.wanted.remove(&h);
                 }
@@ -770,13 +766,16 @@ where
                     self.on_block(now_ms, block, Some(from), net, sink);
                 }
             }
-            SyncResponse::Checkpoint(block) if what == Some(Pending::Checkpoint) => {
+            (SyncResponse::Checkpoint(block), Some(Pending::Checkpoint)) => {
                 self.on_checkpoint(now_ms, block, from, net, sink);
             }
-            SyncResponse::Blocks {
-                head_height,
-                blocks,
-            } => {
+            (
+                SyncResponse::Blocks {
+                    head_height,
+                    blocks,
+                },
+                _,
+            ) => {
                 let full = blocks.len() >= MAX_SYNC_BLOCKS as usize;
                 let mut last = 0;
                 for block in blocks {
@@ -799,13 +798,25 @@ where
     /// only the genesis and the peer is far enough ahead to have confirmed one.
     fn wants_checkpoint(&self, peer_height: u64) -> bool {
         let params = self.ledger.params();
-        self.checkpoint_sync == CheckpointSync::Idle
-            && self.ledger.is_fresh()
-            && params.checkpoint_interval >= 2
+        self.may_start_from_checkpoint()
             && peer_height
                 >= params
                     .checkpoint_interval
                     .saturating_add(params.checkpoint_confirmations)
+    }
+
+    /// Checkpoint sync is on and not yet asked, the chain holds only the genesis, and the
+    /// chain has checkpoints at all.
+    fn may_start_from_checkpoint(&self) -> bool {
+        self.checkpoint_sync == CheckpointSync::Idle
+            && self.ledger.is_fresh()
+            && self.ledger.params().checkpoint_interval >= 2
+    }
+
+    /// Holds mining for three head polls (a peer's answer releases it sooner).
+    fn hold_mining(&mut self, now_ms: u64) {
+        self.mining_hold_until =
+            Some(now_ms.saturating_add(self.sync_interval_ms.saturating_mul(3)));
     }
 
     /// Whether a checkpoint request or confirmation is out (mining and block sync wait).
@@ -902,8 +913,7 @@ where
             );
             if retry {
                 self.checkpoint_sync = CheckpointSync::Idle;
-                self.mining_hold_until =
-                    Some(now_ms.saturating_add(self.sync_interval_ms.saturating_mul(3)));
+                self.hold_mining(now_ms);
             } else {
                 self.end_checkpoint_sync(now_ms);
             }
@@ -1169,17 +1179,10 @@ where
         net: &mut N,
         sink: &mut dyn EventSink,
     ) {
-        let current = self
-            .template
-            .as_ref()
-            .is_some_and(|t| t.id == id && t.parent == self.ledger.head());
-        if !current {
-            return;
+        let head = self.ledger.head();
+        if let Some(template) = self.template.take_if(|t| t.id == id && t.parent == head) {
+            self.finish_block(now_ms, header, template.body, net, sink);
         }
-        let Some(template) = self.template.take() else {
-            return;
-        };
-        self.finish_block(now_ms, header, template.body, net, sink);
     }
 
     // ---- head changes ----
@@ -1257,13 +1260,7 @@ where
             }
             if let ContractEvent::Settled { trust, .. } = event {
                 for t in trust {
-                    self.shown_trust.insert(t.account, t.after);
-                    sink.emit(NodeEvent::Trust {
-                        node: self.name.clone(),
-                        at_ms: now_ms,
-                        account: self.account_name(&t.account),
-                        trust: t.after.to_f64(),
-                    });
+                    self.emit_trust(now_ms, t.account, t.after, sink);
                 }
             }
             let mut detail = serde_json::to_value(event).unwrap_or(serde_json::Value::Null);
@@ -1307,15 +1304,20 @@ where
                 .filter(|(a, t)| self.shown_trust.get(a) != Some(t))
                 .collect();
             for (account, trust) in changed {
-                self.shown_trust.insert(account, trust);
-                sink.emit(NodeEvent::Trust {
-                    node: self.name.clone(),
-                    at_ms: now_ms,
-                    account: self.account_name(&account),
-                    trust: trust.to_f64(),
-                });
+                self.emit_trust(now_ms, account, trust, sink);
             }
         }
+    }
+
+    /// Reports `account`'s trust (and remembers it as the last one reported).
+    fn emit_trust(&mut self, now_ms: u64, account: Address, trust: Fx, sink: &mut dyn EventSink) {
+        self.shown_trust.insert(account, trust);
+        sink.emit(NodeEvent::Trust {
+            node: self.name.clone(),
+            at_ms: now_ms,
+            account: self.account_name(&account),
+            trust: trust.to_f64(),
+        });
     }
 
     /// Adds `"names": {"0x…": "n1", ...}` to an event's detail for every address it mentions

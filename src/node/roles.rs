@@ -17,16 +17,14 @@
 //!   reveals them in the reveal window, sends lease heartbeats when leases need them.
 //! - MNO: nothing to send; the contracts pay it.
 
-use chacha20::ChaCha20Rng;
 use chain::codec::Decode;
-use chain::contracts::csc::{PointBytes, Registry, Task, TaskPhase, prove_reveal};
+use chain::contracts::csc::{PointBytes, Registry, Task, TaskPhase};
 use chain::contracts::lease::LeaseState;
 use chain::contracts::sac::{Auction, BidOpening};
 use chain::contracts::{
     Call, ContractKind, REGISTRY, lease_contract, parse_contract_id, task_contract,
 };
-use chain::crypto::rand_core::SeedableRng;
-use chain::crypto::{Address, BlindedBid, DleqProof, Domain, IdentityCommitment, hash};
+use chain::crypto::{Address, BlindedBid, Domain, IdentityCommitment, hash};
 use chain::tx::ContractId;
 use chain::{ChainParams, Hash256, State};
 use fusion::SelectionScheme;
@@ -362,7 +360,7 @@ fn plan_task(
                     task_contract(id),
                     Call::Reveal {
                         salt: ctx.wallet.salt(id),
-                        proof: reveal_proof(ctx.wallet, task)?,
+                        proof: ctx.wallet.reveal_proof(task)?,
                     },
                 ));
             }
@@ -370,29 +368,6 @@ fn plan_task(
         _ => {}
     }
     Ok(())
-}
-
-/// The DLEQ proof of this node's reveal in `task` (its key made its report's key image).
-///
-/// The RNG is seeded from the key and the task so plans stay a pure function of the state;
-/// that is safe because [`chain::crypto::dleq::prove`] hedges its nonce with the key and the
-/// whole statement (ring, round, context), so distinct statements never share a nonce.
-///
-/// # Errors
-/// [`chain::Error::EmptyRing`] if the task has no ring (it then holds no reports either).
-pub fn reveal_proof(wallet: &Wallet, task: &Task) -> Result<DleqProof, chain::Error> {
-    let secret = wallet.key().to_bytes();
-    let seed = hash(
-        Domain::KeySeed,
-        &[
-            b"trustband/node-secret",
-            b"reveal-proof",
-            secret.as_slice(),
-            &task.id.to_be_bytes(),
-        ],
-    );
-    let mut rng = ChaCha20Rng::from_seed(seed);
-    prove_reveal(wallet.key(), task, &mut rng)
 }
 
 fn plan_auction(ctx: &RoleCtx<'_>, auction: &Auction, id: u64, me: Address, out: &mut Vec<Plan>) {
@@ -509,9 +484,9 @@ mod tests {
             reports: Vec::new(),
             decision: None,
         };
-        let proof = reveal_proof(&w, &task).unwrap();
+        let proof = w.reveal_proof(&task).unwrap();
         // Pure: the same proof on every plan (and after a restart).
-        assert_eq!(reveal_proof(&w, &task).unwrap(), proof);
+        assert_eq!(w.reveal_proof(&task).unwrap(), proof);
         let base = event_base(&task).unwrap();
         let image = base.key_image(w.key()).unwrap();
         let context = reveal_context(5, &w.address());
@@ -527,7 +502,7 @@ mod tests {
             ring: Vec::new(),
             ..task
         };
-        assert_eq!(reveal_proof(&w, &empty), Err(chain::Error::EmptyRing));
+        assert_eq!(w.reveal_proof(&empty), Err(chain::Error::EmptyRing));
     }
 
     #[test]

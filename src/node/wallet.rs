@@ -8,7 +8,10 @@
 
 use std::path::Path;
 
-use chain::crypto::{Address, BidSecret, Domain, PublicKey, Salt, SecretKey, hash};
+use chacha20::ChaCha20Rng;
+use chain::contracts::csc::{Task, prove_reveal};
+use chain::crypto::rand_core::SeedableRng;
+use chain::crypto::{Address, BidSecret, DleqProof, Domain, PublicKey, Salt, SecretKey, hash};
 
 use crate::bad_input;
 
@@ -133,6 +136,19 @@ impl Wallet {
     #[must_use]
     pub fn salt(&self, task: u64) -> Salt {
         Salt::from_bytes(self.derive(b"salt", task, 0))
+    }
+
+    /// The DLEQ proof of this node's reveal in `task` (its key made its report's key image).
+    ///
+    /// The RNG is seeded from the key and the task so plans stay a pure function of the state;
+    /// that is safe because [`chain::crypto::dleq::prove`] hedges its nonce with the key and the
+    /// whole statement (ring, round, context), so distinct statements never share a nonce.
+    ///
+    /// # Errors
+    /// [`chain::Error::EmptyRing`] if the task has no ring (it then holds no reports either).
+    pub fn reveal_proof(&self, task: &Task) -> Result<DleqProof, chain::Error> {
+        let mut rng = ChaCha20Rng::from_seed(self.derive(b"reveal-proof", task.id, 0));
+        prove_reveal(&self.key, task, &mut rng)
     }
 
     /// The secret of commit `index` in `auction`.

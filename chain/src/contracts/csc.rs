@@ -1076,14 +1076,8 @@ pub fn reveal(
         });
     }
     let commitment = IdentityCommitment::new(task_id, &who, salt);
-    let candidates: Vec<usize> = task
-        .reports
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| s.revealed_by.is_none() && s.report.commitment == commitment)
-        .map(|(i, _)| i)
-        .collect();
-    if candidates.is_empty() {
+    let opens = |s: &StoredReport| s.revealed_by.is_none() && s.report.commitment == commitment;
+    if !task.reports.iter().any(opens) {
         return Err(Error::CommitmentMismatch { kind: "identity" });
     }
     // Reports exist only after selection built a ring, so the task has one here. `sender` is
@@ -1093,10 +1087,7 @@ pub fn reveal(
     let mut opened = None;
     // Usually one candidate; more only if a ring member copied this commitment, bounded by
     // the ring size (one report per key image).
-    for i in candidates {
-        let Some(stored) = task.reports.get(i) else {
-            continue;
-        };
+    for (i, stored) in task.reports.iter().enumerate().filter(|(_, s)| opens(s)) {
         let key_image = KeyImage::from_bytes(&stored.key_image)?;
         if dleq::verify(sender, &key_image, &base, &context, proof).is_ok() {
             opened = Some((i, key_image));

@@ -239,17 +239,18 @@ mod tests {
 
     use super::*;
 
+    /// The key from seed `[seed; 32]` and the event base of task `task_id`, round 0, over the
+    /// one-member ring of that key.
+    fn key_and_base(seed: u8, task_id: u64) -> (SecretKey, EventBase) {
+        let secret = SecretKey::from_seed(&[seed; 32]).unwrap();
+        let event = super::super::Event { task_id, round: 0 };
+        let base = EventBase::from_encoded_ring(secret.public_key().as_bytes(), &event).unwrap();
+        (secret, base)
+    }
+
     #[test]
     fn debug_shows_no_secret_and_encoding_round_trips() {
-        let secret = SecretKey::from_seed(&[3; 32]).unwrap();
-        let base = EventBase::from_encoded_ring(
-            secret.public_key().as_bytes(),
-            &super::super::Event {
-                task_id: 1,
-                round: 0,
-            },
-        )
-        .unwrap();
+        let (secret, base) = key_and_base(3, 1);
         let mut rng = ZeroRng;
         let proof = prove(&secret, &base, b"ctx", &mut rng).unwrap();
         let text = format!("{proof:?}");
@@ -279,15 +280,7 @@ mod tests {
 
     #[test]
     fn a_constant_rng_still_gives_distinct_nonces_per_context() {
-        let secret = SecretKey::from_seed(&[4; 32]).unwrap();
-        let base = EventBase::from_encoded_ring(
-            secret.public_key().as_bytes(),
-            &super::super::Event {
-                task_id: 2,
-                round: 0,
-            },
-        )
-        .unwrap();
+        let (secret, base) = key_and_base(4, 2);
         let p1 = prove(&secret, &base, b"one", &mut ZeroRng).unwrap();
         let p2 = prove(&secret, &base, b"two", &mut ZeroRng).unwrap();
         // Equal nonces with different challenges would give x = (s1 - s2) / (c2 - c1); the
