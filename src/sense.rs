@@ -479,9 +479,30 @@ fn drive(
     let mut buf: Vec<Complex32> = Vec::with_capacity(BLOCK_SAMPLES);
     let mut reports = Vec::new();
     let mut seen: u64 = 0;
+    let live = args.source.device.is_some();
     while let Some(meta) = opened.source.read_block(BLOCK_SAMPLES, &mut buf)? {
+        if !live
+            && let Some(k) = buf
+                .iter()
+                .position(|s| !(s.re.is_finite() && s.im.is_finite()))
+        {
+            return Err(bad_input(format!(
+                "{}: sample {} is not a finite number ({})",
+                info.label,
+                meta.sample_index + k as u64,
+                buf.get(k).copied().unwrap_or_default()
+            )));
+        }
         detector.process(&meta, &buf, &mut reports)?;
         for report in reports.drain(..) {
+            if report.invalid_input && !live {
+                // Finite samples whose power overflows: the measurement is meaningless.
+                return Err(bad_input(format!(
+                    "{}: the window starting at sample {} overflows (sample power is not finite)",
+                    info.label, report.sample_start
+                )));
+            }
+            // Live, the window is reported busy and flagged `invalid_input` (fail closed).
             on_window(&report)?;
         }
         seen = meta.sample_index + buf.len() as u64;

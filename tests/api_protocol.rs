@@ -65,7 +65,11 @@ async fn wait_for_height(client: &mut Client, height: u64) {
 
 #[tokio::test]
 async fn status_query_and_snapshot_round_trip() {
-    let f = start(ServerConfig::default(), 1024).await;
+    let config = ServerConfig {
+        status_every: Duration::from_millis(20),
+        ..ServerConfig::default()
+    };
+    let mut f = start(config, 1024).await;
     let mut c = Client::connect(f.addr).await.unwrap();
     assert_eq!(c.status().await.unwrap(), fake_status());
 
@@ -117,17 +121,12 @@ async fn status_query_and_snapshot_round_trip() {
     assert_eq!(snap.chain.mean_interval_ms, Some(1000.0));
     let n4 = snap.trust.iter().find(|t| t.node == "n4").unwrap();
     assert_eq!(n4.value, 0.25);
-    // The status poll fills in peers and balance of the node itself (once polled).
-    let mut polled = None;
-    for _ in 0..3000 {
-        let s = c.snapshot().await.unwrap();
-        polled = s.nodes.into_iter().find(|n| n.name == "n1" && n.peers == 2);
-        if polled.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let n1 = polled.expect("the status poll never reached the snapshot");
+    // The status poll fills in peers and balance of the node itself: await a poll that began
+    // after the events were applied (no sleeping and hoping).
+    f.await_fresh_status().await;
+    let s = c.snapshot().await.unwrap();
+    let n1 = s.nodes.into_iter().find(|n| n.name == "n1").unwrap();
+    assert_eq!(n1.peers, 2);
     assert_eq!(n1.balance, 1_000_000);
     assert_eq!(n1.height, 42, "the status height is newer than the events'");
 

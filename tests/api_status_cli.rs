@@ -37,7 +37,7 @@ impl Server {
                 let (_events, rx) = broadcast::channel(16);
                 serve(
                     listener,
-                    Arc::new(FakeNode),
+                    Arc::new(FakeNode::default()),
                     rx,
                     token,
                     ServerConfig::default(),

@@ -228,3 +228,69 @@ fn record_from_a_device_that_cannot_stream_fails_cleanly() {
     }
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
+
+/// A cf32 file of `n` samples of small noise-like values with `bad` written at sample `at`.
+fn cf32_with(path: &Path, n: usize, at: usize, bad: f32) {
+    let mut bytes = Vec::with_capacity(n * 8);
+    for i in 0..n {
+        let v = if i == at {
+            bad
+        } else {
+            ((i * 7919 % 1000) as f32 / 1000.0 - 0.5) * 0.01
+        };
+        bytes.extend_from_slice(&v.to_le_bytes());
+        bytes.extend_from_slice(&(v * 0.5).to_le_bytes());
+    }
+    write(path, &bytes);
+}
+
+#[test]
+fn non_finite_samples_are_bad_input_not_an_idle_channel() {
+    // NaN and ±inf used to give −300 dBFS and `busy: false`: every channel idle.
+    let dir = tempfile::tempdir().unwrap();
+    for (name, bad) in [
+        ("nan.cf32", f32::NAN),
+        ("inf.cf32", f32::INFINITY),
+        ("ninf.cf32", f32::NEG_INFINITY),
+    ] {
+        let path = dir.path().join(name);
+        cf32_with(&path, 20_000, 12_345, bad);
+        let out = trustband(&[
+            "sense",
+            "--input",
+            s(&path),
+            "--format",
+            "cf32_le",
+            "--rate",
+            "1e6",
+            "--center",
+            "1e8",
+        ]);
+        assert_bad_input(&out, &[name, "sample 12345", "not a finite number"]);
+    }
+}
+
+#[test]
+fn overflowing_samples_are_bad_input() {
+    // Finite samples whose power |x|² overflows f32.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huge.cf32");
+    cf32_with(&path, 20_000, 5_400, 3.0e38);
+    let out = trustband(&[
+        "sense",
+        "--input",
+        s(&path),
+        "--format",
+        "cf32_le",
+        "--rate",
+        "1e6",
+        "--center",
+        "1e8",
+        "--window-ms",
+        "1",
+    ]);
+    assert_bad_input(
+        &out,
+        &["huge.cf32", "window starting at sample 5000", "overflows"],
+    );
+}

@@ -228,7 +228,7 @@ fn tui_connect_follows_a_node_and_shows_when_it_is_gone() {
             let listener = tokio::net::TcpListener::from_std(listener).unwrap();
             serve(
                 listener,
-                Arc::new(FakeNode),
+                Arc::new(FakeNode::default()),
                 rx,
                 token,
                 ServerConfig::default(),

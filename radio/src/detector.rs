@@ -126,8 +126,13 @@ pub struct ChannelDecision {
     pub pfa: f64,
     /// Effective number of independent complex samples behind E_c.
     pub n: f64,
-    /// E_c > λ.
+    /// E_c > λ; forced true (fail closed) when `invalid_input` is set.
     pub busy: bool,
+    /// The window held non-finite (NaN, ±inf) or overflowing samples: no measurement was
+    /// possible, so the channel is reported busy rather than idle (a broken front end must never
+    /// open spectrum to secondary users) and the noise reference is left untouched.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub invalid_input: bool,
 }
 
 /// Everything the detector says about one sensing window.
@@ -155,6 +160,9 @@ pub struct WindowReport {
     /// One decision per channel, in channel order (channels outside the band of a retuned
     /// window are left out).
     pub decisions: Vec<ChannelDecision>,
+    /// The window's PSD was not finite (NaN, ±inf or overflowing samples); every decision is
+    /// busy and flagged `invalid_input`.
+    pub invalid_input: bool,
 }
 
 impl WindowReport {
@@ -841,12 +849,20 @@ impl EnergyDetector {
 
     fn finish_window(&mut self, center_hz: f64, out: &mut Vec<WindowReport>) {
         self.welch.finish_into(&mut self.psd);
+        // NaN or ±inf anywhere in the window (a bad sample, or |x|² overflowing) reaches every
+        // bin through the FFT or at least its own bin; comparisons with NaN are false, which
+        // would read as "idle". Fail closed instead, and keep it out of the noise reference.
+        let invalid_input = self.psd.iter().any(|p| !p.is_finite());
         let pfa = self.config.pfa;
         let guard = self.config.dispersion_guard;
         let Some(tuning) = self.tunings.get_mut(self.active) else {
             return;
         };
-        let analysed = tuning.tracker.analyse(&self.psd);
+        let analysed = if invalid_input {
+            None
+        } else {
+            tuning.tracker.analyse(&self.psd)
+        };
         self.exclude.fill(false);
         let mut decisions = Vec::with_capacity(tuning.channels.len());
         for cb in &mut tuning.channels {
@@ -864,8 +880,8 @@ impl EnergyDetector {
                 };
             let (n_used, factor, strong) = cb.thresholds(n_ref, pfa, guard);
             let lambda = sigma2 * factor;
-            let busy = e_c > lambda;
-            if e_c > sigma2 * strong {
+            let busy = invalid_input || e_c > lambda;
+            if !invalid_input && e_c > sigma2 * strong {
                 for &k in &cb.bins {
                     if let Some(x) = self.exclude.get_mut(k) {
                         *x = true;
@@ -902,6 +918,7 @@ impl EnergyDetector {
                 pfa,
                 n: n_used,
                 busy,
+                invalid_input,
             });
         }
         let level = tuning
@@ -915,7 +932,9 @@ impl EnergyDetector {
             .iter()
             .map(|&s| (s * level) as f32)
             .collect();
-        tuning.tracker.update(&self.psd, &self.exclude);
+        if !invalid_input {
+            tuning.tracker.update(&self.psd, &self.exclude);
+        }
         out.push(WindowReport {
             sample_start: self.win_start_index,
             sample_count: self.window_len as u64,
@@ -927,6 +946,7 @@ impl EnergyDetector {
             noise_psd,
             segments: self.seg_done,
             decisions,
+            invalid_input,
         });
     }
 }

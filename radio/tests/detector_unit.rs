@@ -416,3 +416,55 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn non_finite_window_fails_closed_and_leaves_the_noise_reference_alone() {
+    // Live input with a NaN (a glitching front end): the window is busy and flagged, never
+    // "idle at −300 dBFS", and the next clean windows decide as if it never happened.
+    let rate = 1.0e6;
+    let cfg = DetectorConfig {
+        fft_size: 256,
+        window_s: 0.01,
+        ..DetectorConfig::default()
+    };
+    let channels = vec![EnergyDetector::default_channel(rate, 0.0)];
+    let run = |poison: Option<f32>| {
+        let mut det = EnergyDetector::new(cfg.clone(), rate, 0.0, channels.clone()).unwrap();
+        let mut out = Vec::new();
+        let mut x = noise(11, 10_000 * 40, 1e-4);
+        if let Some(bad) = poison {
+            x[10_000 * 20 + 77] = Complex32::new(bad, 0.0);
+        }
+        det.process(&meta(0, rate, 0.0), &x, &mut out).unwrap();
+        out
+    };
+    let clean = run(None);
+    for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 3.0e38] {
+        let poisoned = run(Some(bad));
+        assert_eq!(poisoned.len(), clean.len());
+        for (i, (p, c)) in poisoned.iter().zip(&clean).enumerate() {
+            if i == 20 {
+                assert!(p.invalid_input, "{bad}: window {i} not flagged");
+                assert!(
+                    p.decisions.iter().all(|d| d.busy && d.invalid_input),
+                    "{bad}"
+                );
+            } else if i < 20 {
+                assert_eq!(p.decisions, c.decisions, "{bad}: window {i} differs");
+            } else {
+                // The reference did not learn the bad window: after it the noise floor is
+                // finite and where the clean run has it (one window fewer of averaging).
+                assert!(!p.invalid_input, "{bad}: window {i} flagged");
+                for (pd, cd) in p.decisions.iter().zip(&c.decisions) {
+                    assert!(pd.noise_dbfs.is_finite(), "{bad}: window {i}");
+                    assert!(
+                        (pd.noise_dbfs - cd.noise_dbfs).abs() < 0.2,
+                        "{bad}: window {i}: {} vs {}",
+                        pd.noise_dbfs,
+                        cd.noise_dbfs
+                    );
+                }
+            }
+        }
+    }
+}

@@ -568,6 +568,7 @@ fn decision(channel: &str, start: u64, busy: bool, energy: f64) -> ChannelDecisi
         pfa: 0.01,
         n: 50.0,
         busy,
+        invalid_input: false,
     }
 }
 

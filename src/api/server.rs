@@ -205,9 +205,29 @@ async fn aggregate(
             },
             _ = tick.tick() => {
                 if let Ok(s) = shared.node.status().await {
+                    // Every event already queued was published before this status was taken:
+                    // fold them in first, so an older block event never overwrites the newer
+                    // status (the status poll and the stream are two views of one node).
+                    if open {
+                        open = drain(&shared, &mut events);
+                    }
                     shared.with_aggregator(|a| a.apply_status(&s));
                 }
             }
+        }
+    }
+}
+
+/// Applies every event queued on `events` without waiting; false once the stream is closed.
+fn drain(shared: &Shared, events: &mut broadcast::Receiver<NodeEvent>) -> bool {
+    loop {
+        match events.try_recv() {
+            Ok(ev) => shared.with_aggregator(|a| a.apply(&ev)),
+            Err(broadcast::error::TryRecvError::Lagged(n)) => {
+                shared.with_aggregator(|a| a.note_lagged(n));
+            }
+            Err(broadcast::error::TryRecvError::Empty) => return true,
+            Err(broadcast::error::TryRecvError::Closed) => return false,
         }
     }
 }

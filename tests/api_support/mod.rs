@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use trustband::api::server::{ServerConfig, serve};
@@ -47,12 +47,31 @@ pub fn fake_account() -> AccountInfo {
     }
 }
 
-/// A node with a fixed status and one account.
+/// A node with a fixed status and one account. It counts the status calls it has answered, so a
+/// test can await a status poll that began after some point instead of sleeping.
 #[derive(Debug)]
-pub struct FakeNode;
+pub struct FakeNode {
+    polls: watch::Sender<u64>,
+}
+
+impl Default for FakeNode {
+    fn default() -> Self {
+        Self {
+            polls: watch::Sender::new(0),
+        }
+    }
+}
+
+impl FakeNode {
+    /// The number of status calls answered so far.
+    pub fn polls(&self) -> watch::Receiver<u64> {
+        self.polls.subscribe()
+    }
+}
 
 impl NodeApi for FakeNode {
     fn status(&self) -> ApiFuture<'_, Result<NodeStatus, NodeApiError>> {
+        self.polls.send_modify(|n| *n += 1);
         Box::pin(async { Ok(fake_status()) })
     }
 
@@ -79,6 +98,24 @@ pub struct Fixture {
     pub events: broadcast::Sender<NodeEvent>,
     pub shutdown: CancellationToken,
     pub server: JoinHandle<()>,
+    /// Status calls the server's aggregator has made of the fake node.
+    pub polls: watch::Receiver<u64>,
+}
+
+impl Fixture {
+    /// Waits until a status poll that started after this call has been applied: the aggregator
+    /// polls and applies in one loop, so once the poll after the next one has started, the next
+    /// one (which began after this call) has been applied.
+    pub async fn await_fresh_status(&mut self) {
+        let from = *self.polls.borrow_and_update();
+        tokio::time::timeout(
+            std::time::Duration::from_secs(60),
+            self.polls.wait_for(|&n| n >= from + 2),
+        )
+        .await
+        .expect("the aggregator stopped polling the node's status")
+        .unwrap();
+    }
 }
 
 /// Starts the server on the current runtime.
@@ -88,8 +125,10 @@ pub async fn start(config: ServerConfig, capacity: usize) -> Fixture {
     let (events, rx) = broadcast::channel(capacity);
     let shutdown = CancellationToken::new();
     let token = shutdown.clone();
+    let node = FakeNode::default();
+    let polls = node.polls();
     let server = tokio::spawn(async move {
-        serve(listener, Arc::new(FakeNode), rx, token, config)
+        serve(listener, Arc::new(node), rx, token, config)
             .await
             .unwrap();
     });
@@ -98,6 +137,7 @@ pub async fn start(config: ServerConfig, capacity: usize) -> Fixture {
         events,
         shutdown,
         server,
+        polls,
     }
 }
 
