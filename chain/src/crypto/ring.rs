@@ -48,9 +48,9 @@
 use core::fmt;
 use core::str::FromStr;
 
+use k256::elliptic_curve::PrimeField;
 use k256::elliptic_curve::group::GroupEncoding;
 use k256::elliptic_curve::ops::LinearCombination;
-use k256::elliptic_curve::PrimeField;
 use k256::{AffinePoint, FieldBytes, ProjectivePoint, Scalar};
 use rand_core::CryptoRng;
 use zeroize::Zeroizing;
@@ -605,7 +605,11 @@ struct Hedge {
 
 impl Hedge {
     /// `seed = hash(trustband/v1/ring, ["hedge", x, r, m, L, e, I])`, `r` from `rng`.
-    fn new<R: CryptoRng + ?Sized>(secret: &SecretKey, transcript: &Transcript<'_>, rng: &mut R) -> Self {
+    fn new<R: CryptoRng + ?Sized>(
+        secret: &SecretKey,
+        transcript: &Transcript<'_>,
+        rng: &mut R,
+    ) -> Self {
         let mut fresh = Zeroizing::new([0u8; 32]);
         rng.fill_bytes(fresh.as_mut_slice());
         let secret_bytes = secret.to_bytes();

@@ -562,8 +562,7 @@ fn an_all_zero_rng_does_not_reveal_the_key() {
     let signer = 3;
     let secret = &secrets[signer];
     let index = ring.position(secret.public_key()).unwrap();
-    let sign_zero =
-        |msg: &[u8]| ring::sign(secret, &ring, &EVENT, msg, &mut ZeroRng).unwrap();
+    let sign_zero = |msg: &[u8]| ring::sign(secret, &ring, &EVENT, msg, &mut ZeroRng).unwrap();
     let one = sign_zero(b"channel 1 busy");
     let two = sign_zero(b"channel 1 idle");
     let again = sign_zero(b"channel 1 busy");
@@ -591,7 +590,10 @@ fn an_all_zero_rng_does_not_reveal_the_key() {
     }
     // Nonce reuse across two messages: the hedge gives distinct nonces, the solve is garbage.
     let guess = solve_reused_nonce(&p_one, &p_two, index);
-    assert!(guess.is_some(), "distinct messages give distinct challenges");
+    assert!(
+        guess.is_some(),
+        "distinct messages give distinct challenges"
+    );
     assert!(
         !guess.is_some_and(|g| is_key(g, secret)),
         "two signatures with the all-zero RNG revealed the key"
