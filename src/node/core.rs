@@ -594,7 +594,7 @@ where
                 return;
             }
         }
-        if let Err(e) = tx.verify_signature() {
+        if let Err(e) = tx.verify_signature(&self.ledger.params().chain_id) {
             let _ = net.report(from, "invalid transaction signature");
             self.log(
                 now_ms,
@@ -1595,6 +1595,7 @@ where
                 payload: TxPayload::Contract(call.to(contract)),
             },
             self.wallet.key(),
+            &self.ledger.params().chain_id,
         )
     }
 
@@ -1681,9 +1682,11 @@ where
             cell: self.cell,
             commitment: roles::my_commitment(&self.wallet, job.task),
         };
+        let chain_id = self.ledger.params().chain_id;
         let signed = Ring::from_bytes(&job.ring.concat()).and_then(|ring| {
             AnonymousUpload::sign(
                 self.wallet.key(),
+                &chain_id,
                 job.task,
                 job.round,
                 sensing,

@@ -16,6 +16,7 @@
 use std::path::Path;
 
 use chacha20::ChaCha20Rng;
+use chain::Hash256;
 use chain::contracts::csc::{Task, prove_reveal};
 use chain::crypto::rand_core::{Rng, SeedableRng, TryCryptoRng, TryRng};
 use chain::crypto::{Address, BidSecret, DleqProof, Domain, PublicKey, Salt, SecretKey, hash};
@@ -285,7 +286,8 @@ impl Wallet {
         Salt::from_bytes(self.derive(b"salt", task, 0))
     }
 
-    /// The DLEQ proof of this node's reveal in `task` (its key made its report's key image).
+    /// The DLEQ proof of this node's reveal in `task` on the chain `chain_id` (its key made its
+    /// report's key image).
     ///
     /// The RNG is seeded from the key and the task so plans stay a pure function of the state;
     /// that is safe because [`chain::crypto::dleq::prove`] hedges its nonce with the key and the
@@ -293,9 +295,9 @@ impl Wallet {
     ///
     /// # Errors
     /// [`chain::Error::EmptyRing`] if the task has no ring (it then holds no reports either).
-    pub fn reveal_proof(&self, task: &Task) -> Result<DleqProof, chain::Error> {
+    pub fn reveal_proof(&self, task: &Task, chain_id: &Hash256) -> Result<DleqProof, chain::Error> {
         let mut rng = ChaCha20Rng::from_seed(self.derive(b"reveal-proof", task.id, 0));
-        prove_reveal(&self.key, task, &mut rng)
+        prove_reveal(&self.key, chain_id, task, &mut rng)
     }
 
     /// The secret of commit `index` in `auction`.

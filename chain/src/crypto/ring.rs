@@ -8,7 +8,9 @@
 //!
 //! Data flow (SPEC section 3):
 //! - ring `L = (P_0..P_{n-1})` in canonical order (sorted by compressed encoding, see [`Ring`]);
-//!   event `e = (task id, round)` ([`Event`], 16 bytes big-endian);
+//!   event `e = (task id, round, chain id)` ([`Event`], 48 bytes: two big-endian u64 and the
+//!   32-byte [`crate::ChainParams::chain_id`], a hash of the chain's genesis, so a signature
+//!   for one testbed is not valid on another);
 //! - `h = hash_to_curve(DST = "trustband/v1/ring-h2c", e || L)`, RFC 9380
 //!   `secp256k1_XMD:SHA-256_SSWU_RO_`, `L` the concatenated 33-byte keys;
 //! - `H_s(m, L, e, I, A, B) = hash(trustband/v1/ring, [m, L, e, I, A, B]) mod n`, points as
@@ -58,6 +60,7 @@ use zeroize::Zeroizing;
 use super::hash::{Domain, hash, hash_to_curve, hash_to_scalar};
 use super::keys::{PUBLIC_KEY_LEN, PublicKey, SecretKey};
 use super::text::{decode_hex_array, decode_hex_vec, serde_via_str, write_hex};
+use crate::digest::Hash256;
 use crate::error::Error;
 
 /// Smallest ring accepted (a ring of one would identify its signer).
@@ -72,7 +75,7 @@ pub const KEY_IMAGE_LEN: usize = 33;
 pub const SIGNATURE_HEADER_LEN: usize = SCALAR_LEN + KEY_IMAGE_LEN;
 
 /// The event a ring signature is scoped to: key images link within one event and ring, never
-/// across events.
+/// across events. The chain id binds it to one chain (no replay across testbeds).
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
@@ -81,19 +84,23 @@ pub struct Event {
     pub task_id: u64,
     /// The sensing round within the task.
     pub round: u64,
+    /// The chain's id ([`crate::ChainParams::chain_id`], a hash of its genesis).
+    pub chain_id: Hash256,
 }
 
 impl Event {
     /// Length of [`Event::to_bytes`].
-    pub const ENCODED_LEN: usize = 16;
+    pub const ENCODED_LEN: usize = 48;
 
-    /// `task_id (be64) || round (be64)`.
+    /// `task_id (be64) || round (be64) || chain_id (32)`.
     #[must_use]
     pub fn to_bytes(&self) -> [u8; Self::ENCODED_LEN] {
         let mut out = [0u8; Self::ENCODED_LEN];
-        let (task, round) = out.split_at_mut(8);
+        let (task, rest) = out.split_at_mut(8);
+        let (round, chain) = rest.split_at_mut(8);
         task.copy_from_slice(&self.task_id.to_be_bytes());
         round.copy_from_slice(&self.round.to_be_bytes());
+        chain.copy_from_slice(&self.chain_id.0);
         out
     }
 }

@@ -1,9 +1,9 @@
 //! LSAG ring signatures: property tests, linkability, and one negative test per shape check.
 
 use chacha20::ChaCha20Rng;
-use chain::Error;
 use chain::crypto::ring::{self, MAX_RING_SIZE, MIN_RING_SIZE};
 use chain::crypto::{Event, KeyImage, PublicKey, Ring, RingSignature, SecretKey};
+use chain::{Error, Hash256};
 use proptest::prelude::*;
 use rand_core::SeedableRng;
 
@@ -13,6 +13,7 @@ use super::keys::ORDER;
 const EVENT: Event = Event {
     task_id: 11,
     round: 2,
+    chain_id: Hash256([0xc1; 32]),
 };
 
 /// Keys `first..first + n` and their canonical ring.
@@ -243,11 +244,32 @@ fn signature_from_another_ring_of_same_size_fails() {
 }
 
 #[test]
+fn a_signature_for_one_chain_does_not_verify_on_another() {
+    // Two testbeds, same task, round, ring and report: only the chain id differs.
+    let (secrets, ring) = ring_of(80, 3);
+    let other_chain = Event {
+        chain_id: Hash256([0xc2; 32]),
+        ..EVENT
+    };
+    let signature = sign(&secrets[0], &ring, &EVENT, b"m");
+    ring::verify(&ring, &EVENT, b"m", &signature).unwrap();
+    assert_eq!(
+        ring::verify(&ring, &other_chain, b"m", &signature),
+        Err(Error::BadRingSignature)
+    );
+    // And the key image differs too, so a report is not linkable across testbeds.
+    assert_ne!(
+        ring::key_image(&secrets[0], &ring, &EVENT).unwrap(),
+        ring::key_image(&secrets[0], &ring, &other_chain).unwrap()
+    );
+}
+
+#[test]
 fn key_images_link_within_an_event_only() {
     let (secrets, ring) = ring_of(20, 4);
     let other_event = Event {
-        task_id: EVENT.task_id,
         round: EVENT.round + 1,
+        ..EVENT
     };
     let first = sign(&secrets[2], &ring, &EVENT, b"report one");
     let second = ring::sign(&secrets[2], &ring, &EVENT, b"report two", &mut rng(77)).unwrap();
@@ -294,10 +316,9 @@ fn text_and_serde_forms_round_trip() {
     );
     let shown = format!("{signature:?}");
     assert!(shown.contains("members: 3"), "{shown}");
-    assert_eq!(
-        EVENT.to_bytes(),
-        [0, 0, 0, 0, 0, 0, 0, 11, 0, 0, 0, 0, 0, 0, 0, 2]
-    );
+    let mut expected = vec![0, 0, 0, 0, 0, 0, 0, 11, 0, 0, 0, 0, 0, 0, 0, 2];
+    expected.extend_from_slice(&[0xc1; 32]);
+    assert_eq!(EVENT.to_bytes().as_slice(), expected.as_slice());
 }
 
 #[test]

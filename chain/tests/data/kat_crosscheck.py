@@ -76,12 +76,12 @@ for i in range(4):
 members = sorted((pub_of(x), x) for x in xs)
 ring = b"".join(m for m, _ in members)
 print("ring", ring.hex())
-sig = bytes.fromhex("c80123bb8b276ab49fbf9857817c1642c3e3a57e50167125984fea5dc2bebeb602cfca2ba08a257264775f58f60da147ee49d9beb159b54920280abc98102a0a841f1fa00688f4838f69b8ba4a40fae4d7b1db26e9fa6554cbf959946fd902a212114d594dba7061146dbc5bda32c73d4988b4d48e7f0c5dfd609d3f8e6c009ef293908261ecfda5216ea08552f86daf3702a8e21e3d607973962091aeeafa3028c52f1e7b91bd591abd6924b2964c5acc5f455bad05e46eb8de0791a42a8dd972")
+sig = bytes.fromhex("b44fa9247f1c3210c0a88614bf9d0de6ee74dc6ee29c00d4cb37dbc14ee9406403cb09331f884d14c127878963fd751d8becf3227de2bf70f883decde48f4a6d94103cbc2ad44aca3fb10ac074991702ac3593ec12f4afc77642e309ef5769127dc08fdbb1c033aed907ca7f62fb9eacb58e2ccb6cd65da9764ccf91b3d3e07b3cf3398bd0d8b0c9de6811070eda7191c2a0caf69c3eedcfb07e37560dd55bef0fea2e8fd94f32731688ada9b0b2654815c9f3ec0b6086b72a4bdb5576cc95c582")
 c0 = int.from_bytes(sig[:32], "big"); I = sig[32:65]; ss = [int.from_bytes(sig[65+32*i:97+32*i], "big") for i in range(4)]
 x2 = members[2][1]
 Ipt = decomp(I)
 h = mul(pow(x2, -1, N), Ipt)  # h = x^-1 I (h2c itself is checked by RFC 9380 vectors)
-event = struct.pack(">QQ", 7, 3)
+event = struct.pack(">QQ", 7, 3) + bytes(32)  # task, round, chain id (zero in the fixture)
 msg = b"channel 3: busy, energy -61.2 dBm"
 c = c0
 for (m, _), s in zip(members, ss):
@@ -128,7 +128,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 hb = comp(h)
 print("event base", hb.hex())
 Pb = members[2][0]
-ctx = struct.pack(">Q", 7) + H("trustband/v1/addr", [Pb])[:20]
+ctx = bytes(32) + struct.pack(">Q", 7) + H("trustband/v1/addr", [Pb])[:20]  # chain id || task || address
 rnd = Cipher(algorithms.ChaCha20(bytes([42]*32), bytes(16)), mode=None).encryptor().update(bytes(32))
 k = int.from_bytes(H("trustband/v1/dleq", [b"nonce", x2.to_bytes(32, "big"), rnd, ctx, hb, Pb, I]), "big") % N
 c = int.from_bytes(H("trustband/v1/dleq", [b"challenge", ctx, hb, Pb, I, comp(mul(k, G)), comp(mul(k, h))]), "big") % N
