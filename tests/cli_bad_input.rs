@@ -348,3 +348,24 @@ fn keygen_writes_a_fresh_private_loadable_key_and_never_overwrites() {
     assert!(out.stdout.is_empty());
     assert_eq!(std::fs::read(&a).unwrap(), before);
 }
+
+#[test]
+fn node_refuses_a_key_file_readable_by_others() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("solo.key");
+    write(&key, format!("{}\n", "11".repeat(32)).as_bytes());
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let testbed = solo_testbed(dir.path(), "wallet = { key_file = \"solo.key\" }\n");
+    let data = dir.path().join("data");
+    let out = trustband(&[
+        "node",
+        "--config",
+        s(&testbed),
+        "--name",
+        "solo",
+        "--data-dir",
+        s(&data),
+    ]);
+    assert_bad_input(&out, &["solo.key", "0644", "chmod 600"]);
+}
