@@ -39,6 +39,9 @@ enum Command {
     /// Run one lab node: a dongle or a recording, libp2p to its peers, the chain in its data
     /// directory (restart resumes from it), until Ctrl-C.
     Node(NodeFlags),
+    /// Write a fresh OS-random account key to a file (mode 0600) for `wallet.key_file`; prints
+    /// its address and public key.
+    Keygen(KeygenFlags),
     /// Energy-detect channels in a recording (or live, with `--device`).
     Sense(SenseFlags),
     /// Record IQ from a SoapySDR device to a SigMF recording.
@@ -166,6 +169,17 @@ struct NodeFlags {
     /// Print nothing on stderr but errors (events still reach the API and status.json).
     #[arg(long)]
     quiet: bool,
+    /// Allow a key derived from the node's name or `wallet.seed` (no `wallet.key_file`).
+    /// Anyone can derive such a key and spend the account: throwaway test networks only.
+    #[arg(long)]
+    insecure_test_keys: bool,
+}
+
+#[derive(Debug, Args)]
+struct KeygenFlags {
+    /// Key file to write (64 hex digits, mode 0600); an existing file is never overwritten.
+    #[arg(long)]
+    out: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -385,6 +399,7 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
             summary: f.summary,
         }),
         Command::Node(f) => node_command(&f),
+        Command::Keygen(f) => keygen_command(&f),
         Command::Sense(f) => crate::sense::sense(&f.detector.into_sense_args(f.source, f.output)),
         Command::Record(f) => crate::record::record_command(&crate::record::RecordArgs {
             device: f.device,
@@ -439,11 +454,27 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
     }
 }
 
+/// `trustband keygen --out FILE`: a fresh OS-random key, mode 0600, never over an existing file.
+fn keygen_command(f: &KeygenFlags) -> anyhow::Result<()> {
+    let key = crate::node::wallet::create_key_file(&f.out)?;
+    eprintln!("wrote {} (mode 0600)", f.out.display());
+    println!("address {}", key.address());
+    println!("public_key {}", key.public_key());
+    Ok(())
+}
+
 /// `trustband node`: a multi-threaded tokio runtime (the libp2p task keeps running while the
 /// node senses), Ctrl-C and SIGTERM cancel the node's shutdown token.
 fn node_command(f: &NodeFlags) -> anyhow::Result<()> {
     let (file, testbed) =
         crate::node::runtime::load(&f.config, f.name.as_deref(), f.data_dir.as_deref())?;
+    let keys = if f.insecure_test_keys {
+        crate::node::runtime::KeyPolicy::InsecureTestKeys
+    } else {
+        crate::node::runtime::KeyPolicy::KeyFileOnly
+    };
+    // Refuse a name-derived key before anything listens (run checks it again).
+    crate::node::runtime::node_key(&testbed, testbed.node(&file.name)?, keys)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -479,7 +510,8 @@ fn node_command(f: &NodeFlags) -> anyhow::Result<()> {
             hooks.status = Some(api.status);
             api_task = Some(api.task);
         }
-        let result = crate::node::runtime::run(&file, &testbed, hooks, shutdown.clone()).await;
+        let result =
+            crate::node::runtime::run(&file, &testbed, keys, hooks, shutdown.clone()).await;
         shutdown.cancel();
         if let Some(task) = api_task {
             let _ = task.await;

@@ -293,4 +293,144 @@ fn overflowing_samples_are_bad_input() {
         &out,
         &["huge.cf32", "window starting at sample 5000", "overflows"],
     );
+
+/// A one-node testbed (no front end, no peers) whose node `solo` has the `wallet` line given.
+fn solo_testbed(dir: &Path, wallet: &str) -> std::path::PathBuf {
+    let path = dir.join("testbed.toml");
+    write(
+        &path,
+        format!(
+            "name = \"solo\"\n[sensing]\nchannels = [{{ name = \"c0\", center_hz = 600e6, bandwidth_hz = 2e5 }}]\n\
+             [chain]\ngenesis_timestamp_ms = 1_700_000_000_000\n\
+             [[node]]\nname = \"solo\"\naddr = \"/ip4/127.0.0.1/tcp/0\"\nsource = {{ kind = \"none\" }}\n{wallet}"
+        )
+        .as_bytes(),
+    );
+    path
+}
+
+#[test]
+fn node_with_a_name_derived_key_is_refused_unless_insecure_test_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    for (wallet, from) in [
+        ("", "its name"),
+        ("wallet = { seed = \"lab\" }\n", "its wallet.seed"),
+    ] {
+        let testbed = solo_testbed(dir.path(), wallet);
+        let out = trustband(&[
+            "node",
+            "--config",
+            s(&testbed),
+            "--name",
+            "solo",
+            "--data-dir",
+            s(&data),
+        ]);
+        assert_bad_input(
+            &out,
+            &[
+                "node `solo`",
+                "wallet.key_file",
+                from,
+                "trustband keygen --out",
+                "--insecure-test-keys",
+            ],
+        );
+        assert!(!data.exists(), "refused before anything was written");
+    }
+
+    // With the flag the same node starts: it writes its status file, then is stopped.
+    let testbed = solo_testbed(dir.path(), "");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_trustband"))
+        .args(["node", "--insecure-test-keys", "--quiet", "--config"])
+        .arg(&testbed)
+        .args(["--name", "solo", "--data-dir"])
+        .arg(&data)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while !data.join("status.json").exists() {
+        if let Some(status) = child.try_wait().unwrap() {
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "node exited with {status}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "no status.json with --insecure-test-keys"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+/// `trustband keygen --out PATH`: (exit status, the address it printed, stderr).
+fn keygen(path: &Path) -> (Option<i32>, Option<String>, String) {
+    let out = trustband(&["keygen", "--out", s(path)]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let address = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("address "))
+        .map(str::to_owned);
+    (
+        out.status.code(),
+        address,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn keygen_writes_a_fresh_private_loadable_key_and_never_overwrites() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("keys/a.key"), dir.path().join("b.key"));
+    let (code, address_a, stderr) = keygen(&a);
+    assert_eq!(code, Some(0), "{stderr}");
+    let (code, address_b, stderr) = keygen(&b);
+    assert_eq!(code, Some(0), "{stderr}");
+    for path in [&a, &b] {
+        let mode = std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", path.display());
+    }
+    let key_a = trustband::node::wallet::load_key_file(&a).unwrap();
+    let key_b = trustband::node::wallet::load_key_file(&b).unwrap();
+    assert_eq!(Some(key_a.address().to_string()), address_a);
+    assert_eq!(Some(key_b.address().to_string()), address_b);
+    assert_ne!(key_a.address(), key_b.address(), "two keygens gave one key");
+    assert_ne!(*key_a.to_bytes(), *key_b.to_bytes());
+
+    // A second keygen onto an existing key is refused and leaves it as it was.
+    let before = std::fs::read(&a).unwrap();
+    let out = trustband(&["keygen", "--out", s(&a)]);
+    assert_bad_input(&out, &["a.key", "refusing to overwrite"]);
+    assert!(out.stdout.is_empty());
+    assert_eq!(std::fs::read(&a).unwrap(), before);
+}
+
+#[test]
+fn node_refuses_a_key_file_readable_by_others() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("solo.key");
+    write(&key, format!("{}\n", "11".repeat(32)).as_bytes());
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let testbed = solo_testbed(dir.path(), "wallet = { key_file = \"solo.key\" }\n");
+    let data = dir.path().join("data");
+    let out = trustband(&[
+        "node",
+        "--config",
+        s(&testbed),
+        "--name",
+        "solo",
+        "--data-dir",
+        s(&data),
+    ]);
+    assert_bad_input(&out, &["solo.key", "0644", "chmod 600"]);
 }

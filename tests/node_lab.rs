@@ -2,7 +2,8 @@
 //! tempdir, each replaying one 433.92 MHz capture): they converge on one head; one is killed
 //! with SIGKILL, its store still holds every block it had acknowledged (`trustband chain
 //! verify`), it restarts from its data directory at that height and catches up with the others;
-//! SIGTERM stops a node cleanly. Every child is killed when the test ends, pass or fail.
+//! SIGTERM stops a node cleanly. Every child is killed when the test ends, pass or fail. Every
+//! node's key is a fresh one from `trustband keygen` (never derived from its name).
 //! A second lab mines for real (`mining = "hash"`: nonce search on worker threads) and a
 //! fourth node joins late with an empty data directory: it starts from a peer's confirmed
 //! checkpoint, once a second peer confirms holding it, and follows the head. The two labs take turns (one lock) to share the cores.
@@ -180,10 +181,11 @@ bandwidth_unit_hz = 25_000
     for (i, port) in ports.iter().enumerate() {
         let file = captures.join(format!("ism-433/radiohead_g00{}_433.92M_250k.cu8", i + 1));
         testbed.push_str(&format!(
-            "[[node]]\nname = \"n{n}\"\nroles = [{r}]\naddr = \"/ip4/127.0.0.1/tcp/{port}\"\nsource = {{ kind = \"file\", path = {path:?} }}\n",
+            "[[node]]\nname = \"n{n}\"\nroles = [{r}]\naddr = \"/ip4/127.0.0.1/tcp/{port}\"\nsource = {{ kind = \"file\", path = {path:?} }}\n{wallet}",
             n = i + 1,
             r = roles[i],
             path = file.display().to_string(),
+            wallet = keygen(dir, i + 1),
         ));
         // n1 serves the local API (account queries are checked against it).
         let api = if i == 0 {
@@ -194,6 +196,22 @@ bandwidth_unit_hz = 25_000
         write_node_file(dir, i + 1, &api);
     }
     std::fs::write(dir.join("testbed.toml"), testbed).unwrap();
+}
+
+/// Writes node `n{n}`'s key with `trustband keygen` (OS-random, mode 0600) into `keys/`, and
+/// returns the testbed line that points the node at it: the lab never uses name-derived keys.
+fn keygen(dir: &Path, n: usize) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_trustband"))
+        .args(["keygen", "--out"])
+        .arg(dir.join(format!("keys/n{n}.key")))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "keygen: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    format!("wallet = {{ key_file = \"keys/n{n}.key\" }}\n")
 }
 
 /// `n{n}.toml`: node `n{n}` of `testbed.toml`, data in `data/n{n}`, plus `extra` lines.
@@ -350,8 +368,9 @@ checkpoint_confirmations = 3
     );
     for (i, port) in ports.iter().enumerate() {
         testbed.push_str(&format!(
-            "[[node]]\nname = \"n{n}\"\nmining = \"hash\"\naddr = \"/ip4/127.0.0.1/tcp/{port}\"\nsource = {{ kind = \"none\" }}\n",
+            "[[node]]\nname = \"n{n}\"\nmining = \"hash\"\naddr = \"/ip4/127.0.0.1/tcp/{port}\"\nsource = {{ kind = \"none\" }}\n{wallet}",
             n = i + 1,
+            wallet = keygen(dir, i + 1),
         ));
         write_node_file(dir, i + 1, "");
     }

@@ -40,16 +40,46 @@ fn shipped_testbeds_and_node_files_parse() {
     assert_eq!(names, ["LPD33", "LPD34", "LPD35", "LPD36"]);
     replay.genesis().unwrap();
 
+    // The lab takes its keys from key files (never from the public node names): until they
+    // are generated, loading it names the missing file and the fix. A copy of the lab with
+    // generated keys, as its testbed.toml instructs, builds one genesis on every node.
+    let lab = tempfile::tempdir().unwrap();
+    for name in ["testbed.toml", "n1.toml", "n2.toml", "n3.toml", "n4.toml"] {
+        std::fs::copy(configs().join("lab").join(name), lab.path().join(name)).unwrap();
+    }
+    let err = NodeFile::load(&lab.path().join("n1.toml")).unwrap_err();
+    assert!(err.is::<trustband::BadInput>(), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("keys/n1.key") && text.contains("trustband keygen --out"),
+        "{text}"
+    );
+    let addresses: Vec<_> = (1..=4)
+        .map(|i| {
+            let key = lab.path().join(format!("keys/n{i}.key"));
+            trustband::node::wallet::create_key_file(&key)
+                .unwrap()
+                .address()
+        })
+        .collect();
+    let genesis_of = |i: usize| {
+        let (_, testbed) = NodeFile::load(&lab.path().join(format!("n{i}.toml"))).unwrap();
+        testbed.genesis().unwrap().build().unwrap().hash
+    };
     for i in 1..=4 {
-        let (file, testbed) = NodeFile::load(&configs().join(format!("lab/n{i}.toml"))).unwrap();
+        let (file, testbed) = NodeFile::load(&lab.path().join(format!("n{i}.toml"))).unwrap();
         assert_eq!(file.name, format!("n{i}"));
         assert_eq!(testbed.nodes.len(), 4);
-        assert!(testbed.node(&file.name).unwrap().addr.is_some());
+        let spec = testbed.node(&file.name).unwrap();
+        assert!(spec.addr.is_some());
+        assert!(
+            spec.wallet.key_file.is_some() && spec.wallet.seed.is_none(),
+            "lab node `{}` must use a key file",
+            spec.name
+        );
+        assert_eq!(testbed.address_of(spec).unwrap(), addresses[i - 1]);
         // Every node builds the same genesis.
-        assert_eq!(testbed.genesis().unwrap().build().unwrap().hash, {
-            let (_, t1) = NodeFile::load(&configs().join("lab/n1.toml")).unwrap();
-            t1.genesis().unwrap().build().unwrap().hash
-        });
+        assert_eq!(genesis_of(i), genesis_of(1));
     }
 }
 

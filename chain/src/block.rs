@@ -281,6 +281,7 @@ mod tests {
         let tx = SignedTx::sign(
             UnsignedTx::transfer(*key.public_key(), 0, 1, Address::from_bytes([4; 20]), 2),
             &key,
+            &crate::Hash256::ZERO,
         )
         .unwrap();
         let block = Block::seal(header, Body::Transactions(vec![tx]), &key).unwrap();

@@ -9,6 +9,7 @@
 
 #![deny(clippy::float_arithmetic)]
 
+use std::sync::OnceLock;
 use std::sync::atomic::AtomicBool;
 
 use fusion::Fx;
@@ -30,6 +31,8 @@ pub struct Devnet {
     pub keys: Vec<SecretKey>,
     /// Genesis funding every key.
     pub genesis: GenesisConfig,
+    /// The chain id of `genesis` ([`ChainParams::chain_id`]), computed on first signing.
+    chain_id: OnceLock<Hash256>,
 }
 
 /// The deterministic key number `i`.
@@ -76,7 +79,25 @@ impl Devnet {
                 })
                 .collect(),
         };
-        Ok(Self { keys, genesis })
+        Ok(Self {
+            keys,
+            genesis,
+            chain_id: OnceLock::new(),
+        })
+    }
+
+    /// The chain id transactions are signed for: that of `genesis` as it was on first use
+    /// (change `genesis` before signing anything).
+    ///
+    /// # Errors
+    ///
+    /// An invalid genesis ([`GenesisConfig::build`]).
+    pub fn chain_id(&self) -> Result<Hash256, Error> {
+        if let Some(id) = self.chain_id.get() {
+            return Ok(*id);
+        }
+        let id = self.genesis.build()?.params.chain_id;
+        Ok(*self.chain_id.get_or_init(|| id))
     }
 
     /// Address of key `i`.
@@ -114,7 +135,7 @@ impl Devnet {
     ) -> Result<SignedTx, Error> {
         let sender = self.key(from)?;
         let tx = UnsignedTx::transfer(*sender.public_key(), nonce, fee, self.address(to)?, amount);
-        SignedTx::sign(tx, sender)
+        SignedTx::sign(tx, sender, &self.chain_id()?)
     }
 }
 

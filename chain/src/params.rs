@@ -46,6 +46,13 @@ pub struct ChainParams {
     pub max_future_drift_ms: u64,
     /// The contracts' parameters: MNO, band plan, trust model, CSC, SAC, leases.
     pub contracts: ContractParams,
+    /// The chain's identity, set by [`GenesisConfig::build`] and never read from a config:
+    /// `hash(trustband/v1/block, ["chain-id", params bytes with a zero id, genesis state
+    /// bytes])`, so it differs whenever the genesis does, and the genesis hash commits to it.
+    /// Transaction, ring and reveal signatures are bound to it: none made for one testbed
+    /// verifies on another ([`crate::tx::SignedTx::verify_signature`]).
+    #[serde(skip)]
+    pub chain_id: Hash256,
 }
 
 impl Default for ChainParams {
@@ -60,6 +67,7 @@ impl Default for ChainParams {
             new_account_trust: Fx::ZERO,
             max_future_drift_ms: 15_000,
             contracts: ContractParams::default(),
+            chain_id: Hash256::ZERO,
         }
     }
 }
@@ -116,6 +124,7 @@ impl Encode for ChainParams {
         out.put_i64(self.new_account_trust.raw());
         out.put_u64(self.max_future_drift_ms);
         self.contracts.encode_to(out);
+        out.put_raw(&self.chain_id.0);
     }
 }
 
@@ -133,6 +142,7 @@ impl Decode for ChainParams {
             new_account_trust: r.fx("params.new_account_trust")?,
             max_future_drift_ms: r.u64("params.max_future_drift_ms")?,
             contracts: ContractParams::decode_from(r)?,
+            chain_id: Hash256(r.array("params.chain_id")?),
         };
         params.validate()?;
         Ok(params)
@@ -222,10 +232,18 @@ impl GenesisConfig {
             }
             state.set_account(a.address, Account::new(a.balance, a.trust, a.address)?);
         }
+        // The id hashes the whole genesis (parameters with a zero id, and the state), then
+        // goes into the parameters the genesis hash covers.
+        let mut params = self.params.clone();
+        params.chain_id = Hash256::ZERO;
+        params.chain_id = Hash256(hash(
+            Domain::Block,
+            &[b"chain-id", &params.to_bytes(), &state.to_bytes()],
+        ));
         Ok(Genesis {
-            hash: Genesis::hash_of(&self.params, &state),
+            hash: Genesis::hash_of(&params, &state),
             state,
-            params: self.params.clone(),
+            params,
         })
     }
 }

@@ -48,8 +48,8 @@ use crate::tree::{BlockTree, InsertOutcome, InsertStatus, TreeConfig};
 pub const DB_FILE: &str = "chain.redb";
 /// Name of the database while it is being created.
 const TMP_DB_FILE: &str = "chain.redb.creating";
-/// Value of `meta.format`.
-pub const FORMAT: &[u8] = b"trustband-chain/1";
+/// Value of `meta.format` (2: the parameters carry the chain id every signature is bound to).
+pub const FORMAT: &[u8] = b"trustband-chain/2";
 
 const BLOCKS: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("blocks");
 const HEIGHTS: TableDefinition<u64, [u8; 32]> = TableDefinition::new("heights");
@@ -245,6 +245,19 @@ impl ChainStore {
         }
         let store = Self::open(dir, config)?;
         let built = genesis.build()?;
+        // The chain id is a hash of the genesis: a different one is another genesis, even for
+        // a store rooted at a checkpoint (whose root is not the genesis hash).
+        let stored_id = store.tree.params().chain_id;
+        if stored_id != built.params.chain_id {
+            return Err(Error::InvalidConfig {
+                field: "genesis",
+                reason: format!(
+                    "the chain in {} has chain id {stored_id}, the config's genesis gives {}",
+                    dir.display(),
+                    built.params.chain_id
+                ),
+            });
+        }
         if *store.tree.params() != built.params {
             return Err(Error::InvalidConfig {
                 field: "params",

@@ -182,7 +182,7 @@ pub fn apply_block(
             }
             check_root("tx_root", header.tx_root, tx_root(txs))?;
             if let Verification::Full { threads } = ctx.verification {
-                verify_tx_signatures(txs, threads)?;
+                verify_tx_signatures(txs, threads, &params.chain_id)?;
             }
             let exec = ExecCtx {
                 params,
@@ -379,7 +379,7 @@ pub(crate) fn credit(
 /// gap); [`Error::InsufficientFunds`] (amount plus fee, or a call's fee); [`Error::Overflow`];
 /// an anonymous upload's rejection by its task.
 pub fn apply_tx(state: &mut State, tx: &SignedTx, params: &ChainParams) -> Result<u128, Error> {
-    tx.verify_signature()?;
+    tx.verify_signature(&params.chain_id)?;
     let ctx = ExecCtx {
         params,
         height: state.meta.height.saturating_add(1),
@@ -494,7 +494,11 @@ pub fn execute_tx(state: &mut State, tx: &SignedTx, ctx: &ExecCtx<'_>) -> Result
 /// # Errors
 ///
 /// [`Error::TxRejected`] for the lowest-indexed bad signature.
-pub fn verify_tx_signatures(txs: &[SignedTx], threads: usize) -> Result<(), Error> {
+pub fn verify_tx_signatures(
+    txs: &[SignedTx],
+    threads: usize,
+    chain_id: &Hash256,
+) -> Result<(), Error> {
     const MIN_PER_THREAD: usize = 32;
     let reject = |index: usize, e: Error| {
         let tx_id = txs.get(index).map_or(Hash256::ZERO, SignedTx::id);
@@ -507,7 +511,8 @@ pub fn verify_tx_signatures(txs: &[SignedTx], threads: usize) -> Result<(), Erro
     let threads = threads.clamp(1, (txs.len() / MIN_PER_THREAD).max(1));
     if threads == 1 {
         for (index, tx) in txs.iter().enumerate() {
-            tx.verify_signature().map_err(|e| reject(index, e))?;
+            tx.verify_signature(chain_id)
+                .map_err(|e| reject(index, e))?;
         }
         return Ok(());
     }
@@ -518,9 +523,11 @@ pub fn verify_tx_signatures(txs: &[SignedTx], threads: usize) -> Result<(), Erro
             .enumerate()
             .map(|(c, part)| {
                 let handle = scope.spawn(move |_| {
-                    part.iter()
-                        .enumerate()
-                        .find_map(|(i, tx)| tx.verify_signature().err().map(|e| (c * chunk + i, e)))
+                    part.iter().enumerate().find_map(|(i, tx)| {
+                        tx.verify_signature(chain_id)
+                            .err()
+                            .map(|e| (c * chunk + i, e))
+                    })
                 });
                 (c * chunk, handle)
             })
@@ -634,7 +641,7 @@ pub fn build_block(
             }
             let result = match verification {
                 Verification::Full { .. } => tx
-                    .verify_signature()
+                    .verify_signature(&params.chain_id)
                     .and_then(|()| execute_tx(&mut state, tx, &exec)),
                 Verification::Trusted => execute_tx(&mut state, tx, &exec),
             };

@@ -1,10 +1,12 @@
 //! Transactions: what an account asks the chain to do, signed by that account.
 //!
 //! Data flow: a wallet builds an [`UnsignedTx`] (sender key, nonce, fee, [`TxPayload`]), signs
-//! it into a [`SignedTx`] with [`SignedTx::sign`] (ECDSA over `hash(trustband/v1/tx, bytes)`);
-//! a miner puts signed transactions in a block; every validator checks the signature
-//! ([`SignedTx::verify_signature`], in parallel across a block) and applies the payload in
-//! [`crate::transition`].
+//! it into a [`SignedTx`] with [`SignedTx::sign`] (ECDSA over
+//! `hash(trustband/v1/tx, chain id || bytes)`: the signature holds on one chain only, so a
+//! transaction from one testbed cannot be replayed on another); a miner puts signed
+//! transactions in a block; every validator checks the signature
+//! ([`SignedTx::verify_signature`] with its chain's id, in parallel across a block)
+//! and applies the payload in [`crate::transition`].
 //!
 //! The payload is an enum: [`TxPayload::Transfer`], [`TxPayload::Contract`] (a call to a
 //! contract instance, see [`crate::contracts::Call`]) and [`TxPayload::Upload`], the
@@ -32,6 +34,7 @@
 //!   tag 1 Contract = contract id (32) || u32 len || call data (<= 64 KiB)
 //!   tag 2 Upload   = AnonymousUpload (see crate::contracts::csc), fixed envelope
 //! SignedTx   = UnsignedTx || signature (64, r || s, low-S)
+//! signed     = ECDSA(hash(trustband/v1/tx, [chain id (32) || UnsignedTx bytes]))
 //! tx id      = hash(trustband/v1/tx, [UnsignedTx bytes, signature])
 //! ```
 //!
@@ -192,44 +195,47 @@ impl SignedTx {
             && self.signature.to_bytes() == ANONYMOUS_SIGNATURE_BYTES
     }
 
-    /// Signs `tx` with `key`.
+    /// Signs `tx` with `key` for the chain `chain_id` ([`crate::ChainParams::chain_id`], a
+    /// hash of its genesis).
     ///
     /// # Errors
     ///
     /// [`Error::BadSignature`] (domain `trustband/v1/tx`) if `key` is not the key named as
     /// `tx.sender`, or for an anonymous upload (use [`SignedTx::anonymous`]);
     /// [`Error::SigningFailed`] from the backend.
-    pub fn sign(tx: UnsignedTx, key: &SecretKey) -> Result<Self, Error> {
+    pub fn sign(tx: UnsignedTx, key: &SecretKey, chain_id: &Hash256) -> Result<Self, Error> {
         if *key.public_key() != tx.sender || tx.is_anonymous() {
             return Err(Error::BadSignature {
                 domain: Domain::Tx.tag(),
             });
         }
-        let signature = key.sign(Domain::Tx, &tx.to_bytes())?;
+        let signature = key.sign(Domain::Tx, &signed_bytes(chain_id, &tx))?;
         Ok(Self { tx, signature })
     }
 
-    /// Checks the sender's signature over the encoded transaction; for an anonymous upload,
-    /// its fixed envelope and its ring signature (against the ring it carries; the task checks
-    /// the ring when the upload is applied).
+    /// Checks the sender's signature over the encoded transaction for the chain `chain_id`;
+    /// for an anonymous upload, its fixed envelope and its ring signature (against the ring it
+    /// carries, for that chain; the task checks the ring when the upload is applied).
     ///
     /// # Errors
     ///
-    /// [`Error::BadSignature`] (domain `trustband/v1/tx`); for uploads
+    /// [`Error::BadSignature`] (domain `trustband/v1/tx`), also for a transaction signed for
+    /// another chain; for uploads
     /// [`Error::InvalidEncoding`] (field `tx.upload`), [`Error::RingLengthMismatch`],
     /// [`Error::BadRingSignature`].
-    pub fn verify_signature(&self) -> Result<(), Error> {
+    pub fn verify_signature(&self, chain_id: &Hash256) -> Result<(), Error> {
         match &self.tx.payload {
             TxPayload::Upload(upload) => {
                 if !self.has_anonymous_envelope() {
                     return Err(anonymous_envelope_error());
                 }
-                upload.verify()
+                upload.verify(chain_id)
             }
-            _ => self
-                .tx
-                .sender
-                .verify(Domain::Tx, &self.tx.to_bytes(), &self.signature),
+            _ => self.tx.sender.verify(
+                Domain::Tx,
+                &signed_bytes(chain_id, &self.tx),
+                &self.signature,
+            ),
         }
     }
 
@@ -311,6 +317,14 @@ impl Decode for UnsignedTx {
     }
 }
 
+/// What a transaction's signature covers: `chain id (32) || UnsignedTx bytes` (fixed-length
+/// prefix, so the split is unambiguous).
+fn signed_bytes(chain_id: &Hash256, tx: &UnsignedTx) -> Vec<u8> {
+    let mut out = chain_id.0.to_vec();
+    tx.encode_to(&mut out);
+    out
+}
+
 impl Encode for SignedTx {
     fn encode_to(&self, out: &mut Vec<u8>) {
         self.tx.encode_to(out);
@@ -336,6 +350,8 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
+    const CHAIN: Hash256 = Hash256([7; 32]);
+
     fn key(i: u8) -> SecretKey {
         SecretKey::from_seed(&[i; 32]).unwrap()
     }
@@ -345,8 +361,15 @@ mod tests {
         let alice = key(1);
         let bob = key(2);
         let tx = UnsignedTx::transfer(*alice.public_key(), 0, 5, bob.address(), 100);
-        let signed = SignedTx::sign(tx.clone(), &alice).unwrap();
-        signed.verify_signature().unwrap();
+        let signed = SignedTx::sign(tx.clone(), &alice, &CHAIN).unwrap();
+        signed.verify_signature(&CHAIN).unwrap();
+        // Another chain: refused.
+        assert_eq!(
+            signed.verify_signature(&Hash256([8; 32])),
+            Err(Error::BadSignature {
+                domain: "trustband/v1/tx"
+            })
+        );
         let bytes = signed.to_bytes();
         assert_eq!(bytes.len(), MIN_SIGNED_TX_LEN);
         assert_eq!(SignedTx::from_bytes(&bytes).unwrap(), signed);
@@ -354,14 +377,14 @@ mod tests {
         let mut tampered = signed.clone();
         tampered.tx.nonce = 1;
         assert_eq!(
-            tampered.verify_signature(),
+            tampered.verify_signature(&CHAIN),
             Err(Error::BadSignature {
                 domain: "trustband/v1/tx"
             })
         );
         assert_ne!(tampered.id(), signed.id());
         // Signing with the wrong key is refused.
-        assert!(SignedTx::sign(tx, &bob).is_err());
+        assert!(SignedTx::sign(tx, &bob, &CHAIN).is_err());
         // Unknown payload tag.
         let mut bad = bytes.clone();
         bad[PUBLIC_KEY_LEN + 24] = 9;
@@ -398,7 +421,7 @@ mod tests {
                 data: vec![1, 2, 3],
             }),
         };
-        let signed = SignedTx::sign(tx, &alice).unwrap();
+        let signed = SignedTx::sign(tx, &alice, &CHAIN).unwrap();
         assert_eq!(SignedTx::from_bytes(&signed.to_bytes()).unwrap(), signed);
     }
 }

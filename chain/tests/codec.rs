@@ -92,6 +92,7 @@ fn signed_tx() -> impl Strategy<Value = SignedTx> {
                 payload,
             },
             key,
+            &Hash256::ZERO,
         )
         .unwrap()
     })
@@ -207,7 +208,7 @@ proptest! {
     #[test]
     fn tx_round_trips(tx in signed_tx()) {
         prop_assert_eq!(SignedTx::from_bytes(&tx.to_bytes()).unwrap(), tx.clone());
-        prop_assert!(tx.verify_signature().is_ok());
+        prop_assert!(tx.verify_signature(&Hash256::ZERO).is_ok());
     }
 
     #[test]

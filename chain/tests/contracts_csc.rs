@@ -782,7 +782,7 @@ fn upload_over_a_foreign_ring_is_rejected() {
     let ring = Ring::new([1, 2, 5].map(|i| *lab.keys[i].public_key())).unwrap();
     let salt = lab.salt();
     let tx = lab.upload_over(5, task, 0, ring, true, &salt);
-    assert!(tx.verify_signature().is_ok());
+    assert!(tx.verify_signature(&lab.params.chain_id).is_ok());
     let (_, source) = forced_block_rejection(&mut lab, tx.clone());
     assert_eq!(source, Error::RingMismatch { task });
     let applied = lab.block(&[tx]);
@@ -834,7 +834,10 @@ fn tampered_upload_fails_its_ring_signature() {
     if let TxPayload::Upload(u) = &mut tx.tx.payload {
         u.report.decision = false;
     }
-    assert_eq!(tx.verify_signature(), Err(Error::BadRingSignature));
+    assert_eq!(
+        tx.verify_signature(&lab.params.chain_id),
+        Err(Error::BadRingSignature)
+    );
     let (_, source) = forced_block_rejection(&mut lab, tx.clone());
     assert_eq!(source, Error::BadRingSignature);
     assert_eq!(lab.block(&[tx]).rejection(), Error::BadRingSignature);
@@ -938,9 +941,16 @@ fn signed_upload(
 ) -> (SignedTx, KeyImage) {
     let t = lab.task(task).unwrap();
     let ring = Ring::from_bytes(&t.ring.concat()).unwrap();
-    let upload =
-        AnonymousUpload::sign(&lab.keys[signer], task, t.round, report, ring, &mut lab.rng)
-            .unwrap();
+    let upload = AnonymousUpload::sign(
+        &lab.keys[signer],
+        &lab.params.chain_id,
+        task,
+        t.round,
+        report,
+        ring,
+        &mut lab.rng,
+    )
+    .unwrap();
     let image = *upload.key_image();
     (SignedTx::anonymous(upload).unwrap(), image)
 }
@@ -969,7 +979,7 @@ fn upload_committing_to(
 /// The key image of `i`'s reports in `task`.
 fn image_of(lab: &Lab, i: usize, task: u64) -> KeyImage {
     let t = lab.task(task).unwrap();
-    csc::event_base(&t)
+    csc::event_base(&t, &lab.params.chain_id)
         .unwrap()
         .key_image(&lab.keys[i])
         .unwrap()
@@ -1082,10 +1092,10 @@ fn a_copied_commitment_does_not_block_the_owners_reveal() {
 fn reveal_proof_bound_to_another_task_or_account_is_refused() {
     let mut lab = lab_with(|c| c.csc.reveal_end = 7);
     let (task, salt) = one_busy_upload(&mut lab);
-    let base = csc::event_base(&lab.task(task).unwrap()).unwrap();
+    let base = csc::event_base(&lab.task(task).unwrap(), &lab.params.chain_id).unwrap();
     for context in [
-        csc::reveal_context(task + 1, &lab.address(1)),
-        csc::reveal_context(task, &lab.address(2)),
+        csc::reveal_context(&lab.params.chain_id, task + 1, &lab.address(1)),
+        csc::reveal_context(&lab.params.chain_id, task, &lab.address(2)),
     ] {
         let proof = dleq::prove(&lab.keys[1], &base, &context, &mut lab.rng).unwrap();
         let tx = lab.call(

@@ -163,7 +163,13 @@ fn malformed_call_data_is_typed() {
 #[test]
 fn anonymous_upload_round_trips_and_its_envelope_is_fixed() {
     let tx = sample_upload();
-    tx.verify_signature().unwrap();
+    let chain = lab().params.chain_id;
+    tx.verify_signature(&chain).unwrap();
+    // Replayed on another testbed's chain: its ring signature does not verify there.
+    assert_eq!(
+        tx.verify_signature(&Hash256([1; 32])),
+        Err(Error::BadRingSignature)
+    );
     let bytes = tx.to_bytes();
     assert_eq!(SignedTx::from_bytes(&bytes).unwrap(), tx);
     assert!(tx.tx.is_anonymous());
@@ -175,14 +181,14 @@ fn anonymous_upload_round_trips_and_its_envelope_is_fixed() {
     // Nonce, fee, signature: each tampered in memory fails verification and decoding.
     let mut t = tx.clone();
     t.tx.nonce = 1;
-    assert_eq!(t.verify_signature(), envelope.clone());
+    assert_eq!(t.verify_signature(&chain), envelope.clone());
     assert_eq!(
         SignedTx::from_bytes(&t.to_bytes()).map(|_| ()),
         envelope.clone()
     );
     let mut t = tx.clone();
     t.tx.fee = 5;
-    assert_eq!(t.verify_signature(), envelope.clone());
+    assert_eq!(t.verify_signature(&chain), envelope.clone());
     assert_eq!(
         SignedTx::from_bytes(&t.to_bytes()).map(|_| ()),
         envelope.clone()
@@ -190,14 +196,14 @@ fn anonymous_upload_round_trips_and_its_envelope_is_fixed() {
     let key = chain::devnet::devnet_key(1).unwrap();
     let mut t = tx.clone();
     t.signature = key.sign(chain::crypto::Domain::Tx, b"x").unwrap();
-    assert_eq!(t.verify_signature(), envelope.clone());
+    assert_eq!(t.verify_signature(&chain), envelope.clone());
     assert_eq!(
         SignedTx::from_bytes(&t.to_bytes()).map(|_| ()),
         envelope.clone()
     );
     let mut t = tx.clone();
     t.tx.sender = *key.public_key();
-    assert_eq!(t.verify_signature(), envelope.clone());
+    assert_eq!(t.verify_signature(&chain), envelope.clone());
     assert_eq!(
         SignedTx::from_bytes(&t.to_bytes()).map(|_| ()),
         envelope.clone()
@@ -205,7 +211,7 @@ fn anonymous_upload_round_trips_and_its_envelope_is_fixed() {
     // An account cannot sign an upload, and the anonymous sender sends nothing else.
     let mut unsigned = tx.tx.clone();
     unsigned.sender = *key.public_key();
-    assert!(SignedTx::sign(unsigned, &key).is_err());
+    assert!(SignedTx::sign(unsigned, &key, &chain).is_err());
     let mut t = tx.clone();
     t.tx.payload = TxPayload::Contract(Call::Register.to(task_contract(1)));
     assert_eq!(SignedTx::from_bytes(&t.to_bytes()).map(|_| ()), envelope);
@@ -407,6 +413,7 @@ fn apply_tx_charges_a_failed_call_and_reports_its_fee() {
             payload: TxPayload::Contract(Call::Open { channel: 0 }.to(REGISTRY)),
         },
         key,
+        &lab.params.chain_id,
     )
     .unwrap();
     assert_eq!(

@@ -100,6 +100,7 @@ fn rejected_transactions_change_nothing() {
     let tx = SignedTx::sign(
         UnsignedTx::transfer(*stranger.public_key(), 0, 0, a0, 1),
         &stranger,
+        &d.params().chain_id,
     )
     .unwrap();
     assert_eq!(
@@ -123,6 +124,7 @@ fn rejected_transactions_change_nothing() {
             }),
         },
         key,
+        &d.params().chain_id,
     )
     .unwrap();
     assert_eq!(apply_tx(&mut state, &call, d.params()), Ok(1));
@@ -154,6 +156,7 @@ fn new_recipient_gets_an_account_with_the_configured_trust() {
     let tx = SignedTx::sign(
         UnsignedTx::transfer(*key.public_key(), 0, 0, newcomer, 9),
         key,
+        &d.params().chain_id,
     )
     .unwrap();
     apply_tx(&mut state, &tx, d.params()).unwrap();
@@ -456,4 +459,70 @@ fn account_proofs_verify_against_the_header_state_root() {
         )
         .is_err()
     );
+}
+
+#[test]
+fn a_transaction_signed_for_one_testbed_is_refused_by_another() {
+    // Two testbeds with the same keys and balances; only the genesis time differs, so the
+    // genesis (and the chain id every signature is bound to) differs.
+    let params = || ChainParams {
+        block_reward: 50,
+        ..quiet_params()
+    };
+    let mut a = Dag::new(devnet(&["0.9", "0.5", "0.5", "0"], 1, params()));
+    let mut other = devnet(&["0.9", "0.5", "0.5", "0"], 1, params());
+    other.genesis.timestamp_ms += 1;
+    let mut b = Dag::new(other);
+    assert_eq!(a.net.address(0).unwrap(), b.net.address(0).unwrap());
+    assert_ne!(a.genesis.hash, b.genesis.hash);
+    assert_ne!(a.params().chain_id, b.params().chain_id);
+    assert_ne!(a.params().chain_id, Hash256::ZERO);
+    // The id is a function of the genesis: rebuilding gives the same one.
+    assert_eq!(
+        a.net.genesis.build().unwrap().params.chain_id,
+        a.params().chain_id
+    );
+
+    // A's transfer: valid on A, a typed signature error on B (alone and inside a block).
+    let tx = a.net.transfer(0, 1, 0, 100, 5).unwrap();
+    let mut on_a = a.genesis.state.clone();
+    assert_eq!(apply_tx(&mut on_a, &tx, a.params()), Ok(5));
+    let mut on_b = b.genesis.state.clone();
+    let before = on_b.clone();
+    let wrong_chain = Error::BadSignature {
+        domain: "trustband/v1/tx",
+    };
+    assert_eq!(
+        apply_tx(&mut on_b, &tx, b.params()),
+        Err(wrong_chain.clone())
+    );
+    assert_eq!(on_b, before, "nothing applied");
+    assert_eq!(tx.verify_signature(&b.params().chain_id), Err(wrong_chain));
+    tx.verify_signature(&a.params().chain_id).unwrap();
+
+    // Replayed into one of B's blocks (re-sealed by B's miner): the block is refused.
+    a.add("A1", "G", 1, 1000, &[(0, 1, 100)]);
+    let replayed_txs = match a.block("A1").body {
+        Body::Transactions(txs) => txs,
+        other => panic!("{other:?}"),
+    };
+    let mut template = b.template("G", 1, 1000);
+    template.header.tx_root = tx_root(&replayed_txs);
+    let forged = Block::seal(
+        template.header,
+        Body::Transactions(replayed_txs.clone()),
+        b.net.key(1).unwrap(),
+    )
+    .unwrap();
+    let err = apply_block(&b.genesis.state, &forged, &ctx(&b, "G")).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::TxRejected { index: 0, source, .. }
+                if **source == Error::BadSignature { domain: "trustband/v1/tx" }
+        ),
+        "{err:?}"
+    );
+    // B's own copy of the same transfer is accepted there.
+    b.add("B1", "G", 1, 1000, &[(0, 1, 100)]);
 }

@@ -315,8 +315,9 @@ impl Default for BidSpec {
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WalletSpec {
-    /// Derive the key from this text (test networks: anyone can derive it). Default: the
-    /// node's name.
+    /// Derive the key from this text (anyone can derive it: only `trustband run`, the
+    /// deterministic simulation, and `trustband node --insecure-test-keys` accept it). Default:
+    /// the node's name.
     #[serde(default)]
     pub seed: Option<String>,
     /// Read the key from this file (64 hex digits), created with a fresh random key if
@@ -865,15 +866,19 @@ impl TestbedConfig {
                 return Ok(crate::node::wallet::load_key_file(&path)?.address());
             }
             return Err(bad_input(format!(
-                "node `{}`: its key file {} does not exist yet and no wallet.address is given",
+                "node `{}`: its key file {} does not exist yet and no wallet.address is given \
+                 (create it with `trustband keygen --out {}`)",
                 node.name,
+                path.display(),
                 path.display()
             )));
         }
         Ok(self.seeded_key(node)?.address())
     }
 
-    /// The key derived from a node's wallet seed (default: its name).
+    /// The key derived from a node's wallet seed (default: its name). Insecure by design: the
+    /// simulation uses it; `trustband node` only with `--insecure-test-keys`
+    /// ([`crate::node::runtime::KeyPolicy`]).
     ///
     /// # Errors
     /// Negligible (a seed hashing to an invalid scalar).

@@ -16,11 +16,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use chacha20::ChaCha20Rng;
 use chain::contracts::csc::{AnonymousUpload, SensingReport, Task, TaskPhase};
 use chain::contracts::events::ContractEvent;
 use chain::contracts::{GridCell, task_contract};
-use chain::crypto::rand_core::{Rng, SeedableRng};
+use chain::crypto::rand_core::Rng;
 use chain::crypto::{Address, KeyImage, Ring};
 use chain::net::{
     HeadInfo, MAX_SYNC_BLOCKS, NetEvent, NetMessage, Network, ReplyHandle, RequestId, SyncRequest,
@@ -40,7 +39,7 @@ use super::ledger::{ChainUpdate, Ledger};
 use super::mempool::Mempool;
 use super::roles::{self, Intent, Plan, RoleCtx};
 use super::sensing::{Sensor, psd_event};
-use super::wallet::Wallet;
+use super::wallet::{NodeRng, Wallet};
 
 /// Blocks an intent stays remembered after its transaction left the mempool.
 const INTENT_RETRY: u64 = 4;
@@ -74,8 +73,9 @@ pub struct NodeSetup {
     pub ledger: Ledger,
     /// Front end (sensors).
     pub sensor: Option<Sensor>,
-    /// Seed of the node's random stream (mining times, ring signatures).
-    pub seed: u64,
+    /// The node's randomness (mining times, ring-signature and DLEQ hedges): the OS's for a
+    /// real node, a seeded stream only in the deterministic simulation.
+    pub rng: NodeRng,
     /// Nominal hash rate, hashes per second (0: does not mine).
     pub hash_rate: f64,
     /// Timed mining (the node draws when it finds a block) or hashing (the driver searches
@@ -200,7 +200,7 @@ pub struct Node<P> {
     ledger: Ledger,
     mempool: Mempool,
     sensor: Option<Sensor>,
-    rng: ChaCha20Rng,
+    rng: NodeRng,
     hash_rate: f64,
     fee: u128,
     sync_interval_ms: u64,
@@ -283,7 +283,7 @@ where
             ledger: setup.ledger,
             mempool: Mempool::new(MEMPOOL_AGE, MEMPOOL_CAPACITY),
             sensor: setup.sensor,
-            rng: ChaCha20Rng::seed_from_u64(setup.seed),
+            rng: setup.rng,
             hash_rate: setup.hash_rate,
             fee: setup.fee,
             sync_interval_ms: setup.sync_interval_ms.max(1),
@@ -594,7 +594,7 @@ where
                 return;
             }
         }
-        if let Err(e) = tx.verify_signature() {
+        if let Err(e) = tx.verify_signature(&self.ledger.params().chain_id) {
             let _ = net.report(from, "invalid transaction signature");
             self.log(
                 now_ms,
@@ -1595,6 +1595,7 @@ where
                 payload: TxPayload::Contract(call.to(contract)),
             },
             self.wallet.key(),
+            &self.ledger.params().chain_id,
         )
     }
 
@@ -1681,9 +1682,11 @@ where
             cell: self.cell,
             commitment: roles::my_commitment(&self.wallet, job.task),
         };
+        let chain_id = self.ledger.params().chain_id;
         let signed = Ring::from_bytes(&job.ring.concat()).and_then(|ring| {
             AnonymousUpload::sign(
                 self.wallet.key(),
+                &chain_id,
                 job.task,
                 job.round,
                 sensing,

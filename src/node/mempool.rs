@@ -174,6 +174,7 @@ mod tests {
         SignedTx::sign(
             UnsignedTx::transfer(*key.public_key(), nonce, 0, Address::from_bytes([9; 20]), 1),
             key,
+            &chain::Hash256::ZERO,
         )
         .unwrap()
     }

@@ -22,8 +22,9 @@
 //! The node never blocks and never reads a clock: drivers hand it `now_ms` (milliseconds on the
 //! node's clock: Unix time in the lab, genesis time plus virtual time in the simulation), every
 //! [`chain::net::NetEvent`] of the transport, and call [`core::Node::on_tick`] at
-//! [`core::Node::next_wakeup_ms`]. Randomness comes from a seeded ChaCha20 stream per node, so
-//! a simulation is a pure function of its config and seed. Role behaviour is *level
+//! [`core::Node::next_wakeup_ms`]. Randomness is injected ([`wallet::NodeRng`]): the OS's for
+//! a real node, a seeded ChaCha20 stream per node in the simulation, so a simulation is a pure
+//! function of its config and seed. Role behaviour is *level
 //! triggered*: after every change of head the node compares the head state with what its roles
 //! want (registered? report uploaded? bid revealed?) and sends what is missing, so reorgs and
 //! restarts need no replay of past events. Per-task secrets (identity salts, bid secrets and
@@ -31,7 +32,7 @@
 //!
 //! Mining (SPEC 4): each node's expected work is its own `D_i = D_base · 2^(-κ T_i)`. A node
 //! with a nominal hash rate `h_i` (hashes/s, configured) finds a block after an exponential
-//! time of rate `h_i / D_i`, drawn from its seeded stream on the node's clock (virtual in the
+//! time of rate `h_i / D_i`, drawn from its random stream on the node's clock (virtual in the
 //! simulation, wall-clock in the lab), then searches the nonce for real, which is cheap
 //! because the chain runs at a low base difficulty (the retarget keeps the interval at τ*).
 //!

@@ -360,7 +360,7 @@ fn plan_task(
                     task_contract(id),
                     Call::Reveal {
                         salt: ctx.wallet.salt(id),
-                        proof: ctx.wallet.reveal_proof(task)?,
+                        proof: ctx.wallet.reveal_proof(task, &ctx.params.chain_id)?,
                     },
                 ));
             }
@@ -484,12 +484,13 @@ mod tests {
             reports: Vec::new(),
             decision: None,
         };
-        let proof = w.reveal_proof(&task).unwrap();
+        let chain_id = chain::Hash256([3; 32]);
+        let proof = w.reveal_proof(&task, &chain_id).unwrap();
         // Pure: the same proof on every plan (and after a restart).
-        assert_eq!(w.reveal_proof(&task).unwrap(), proof);
-        let base = event_base(&task).unwrap();
+        assert_eq!(w.reveal_proof(&task, &chain_id).unwrap(), proof);
+        let base = event_base(&task, &chain_id).unwrap();
         let image = base.key_image(w.key()).unwrap();
-        let context = reveal_context(5, &w.address());
+        let context = reveal_context(&chain_id, 5, &w.address());
         dleq::verify(w.public_key(), &image, &base, &context, &proof).unwrap();
         // Another node's key image is not opened by this proof.
         let theirs = base.key_image(other.key()).unwrap();
@@ -502,7 +503,10 @@ mod tests {
             ring: Vec::new(),
             ..task
         };
-        assert_eq!(w.reveal_proof(&empty), Err(chain::Error::EmptyRing));
+        assert_eq!(
+            w.reveal_proof(&empty, &chain_id),
+            Err(chain::Error::EmptyRing)
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `trustband node`: one lab node on the wall clock, over libp2p, persisting to redb.
 //!
-//! Data flow: [`NodeFile`] + its testbed -> wallet (seed or key file), [`Ledger::stored`] in the
+//! Data flow: [`NodeFile`] + its testbed -> wallet (key file; a seed only under
+//! [`KeyPolicy::InsecureTestKeys`]), OS randomness ([`NodeRng::os`]), [`Ledger::stored`] in the
 //! data directory (reopened and re-validated on restart: the node resumes from it), the front end
 //! ([`Sensor`]: a dongle with feature `soapy`, or a looping recording), a libp2p
 //! [`P2pNode`] listening on the node's address and dialing the others -> a tokio loop that feeds
@@ -25,7 +26,7 @@ use super::core::{MiningWork, Node, NodeSetup};
 use super::events::{NodeEvent, NodeStatus};
 use super::ledger::Ledger;
 use super::sensing::Sensor;
-use super::wallet::Wallet;
+use super::wallet::{NodeRng, Wallet};
 use crate::bad_input;
 
 /// Where a running node reports (see [`super`]).
@@ -158,14 +159,55 @@ fn write_status(dir: &Path, status: &NodeStatus) -> std::io::Result<()> {
     std::fs::rename(tmp, dir.join(STATUS_FILE))
 }
 
-/// Runs the node until `shutdown` is cancelled.
+/// Whether a real node may take a key derived from its name or `wallet.seed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KeyPolicy {
+    /// Only a key file (`wallet.key_file`): the default of `trustband node`.
+    #[default]
+    KeyFileOnly,
+    /// Name- or seed-derived keys allowed (`--insecure-test-keys`): anyone can derive them and
+    /// spend the account, so throwaway test networks only.
+    InsecureTestKeys,
+}
+
+/// The account key of `spec` under `policy`: its key file (created with an OS-random key if
+/// missing), or, with [`KeyPolicy::InsecureTestKeys`] only, the key derived from its seed text.
 ///
 /// # Errors
-/// Invalid configuration, a store that cannot be opened, a front end that cannot be opened, a
-/// network that cannot start.
+/// No key file under [`KeyPolicy::KeyFileOnly`] ([`crate::BadInput`] naming the node and the
+/// fix); an unreadable, malformed or group/other-readable key file.
+pub fn node_key(
+    testbed: &TestbedConfig,
+    spec: &super::config::NodeSpec,
+    policy: KeyPolicy,
+) -> anyhow::Result<chain::crypto::SecretKey> {
+    match (testbed.key_path(spec), policy) {
+        (Some(path), _) => super::wallet::load_or_create_key_file(&path),
+        (None, KeyPolicy::InsecureTestKeys) => testbed.seeded_key(spec),
+        (None, KeyPolicy::KeyFileOnly) => Err(bad_input(format!(
+            "node `{name}` has no wallet.key_file: its key would be derived from its {from}, which \
+             anyone can do (and then spend its balance). Create a key with `trustband keygen --out \
+             {name}.key` and set `wallet = {{ key_file = \"{name}.key\" }}` for node `{name}` in the \
+             testbed, or pass --insecure-test-keys for a throwaway test network",
+            name = spec.name,
+            from = if spec.wallet.seed.is_some() {
+                "wallet.seed"
+            } else {
+                "name"
+            },
+        ))),
+    }
+}
+
+/// Runs the node until `shutdown` is cancelled; its key follows `keys` ([`node_key`]).
+///
+/// # Errors
+/// Invalid configuration (a name-derived key under [`KeyPolicy::KeyFileOnly`] among them), a
+/// store that cannot be opened, a front end that cannot be opened, a network that cannot start.
 pub async fn run(
     file: &NodeFile,
     testbed: &TestbedConfig,
+    keys: KeyPolicy,
     hooks: NodeHooks,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
@@ -177,10 +219,7 @@ pub async fn run(
         .unwrap_or(0);
     std::fs::create_dir_all(&file.data_dir)
         .with_context(|| format!("creating {}", file.data_dir.display()))?;
-    let key = match testbed.key_path(spec) {
-        Some(path) => super::wallet::load_or_create_key_file(&path)?,
-        None => testbed.seeded_key(spec)?,
-    };
+    let key = node_key(testbed, spec, keys)?;
     let genesis = testbed.genesis()?;
     let ledger = Ledger::stored(&file.data_dir, &genesis)
         .with_context(|| format!("opening the chain in {}", file.data_dir.display()))?;
@@ -223,12 +262,9 @@ pub async fn run(
         .collect();
     let clock = WallClock;
     let wallet = Wallet::new(key);
-    let seed = {
-        let a = wallet.address();
-        let mut top = [0u8; 8];
-        top.copy_from_slice(a.as_bytes().get(..8).unwrap_or(&[0; 8]));
-        u64::from_be_bytes(top) ^ clock.now_ms()
-    };
+    // Never a seeded stream here: the hedges of ring signatures and DLEQ proofs and the mining
+    // times come from the OS.
+    let rng = NodeRng::os()?;
     let p2p_config = P2pConfig {
         listen,
         peers,
@@ -245,7 +281,7 @@ pub async fn run(
         wallet,
         ledger,
         sensor,
-        seed,
+        rng,
         hash_rate: spec.hash_rate,
         mining: spec.mining,
         fee: testbed.chain.fee,

@@ -27,7 +27,7 @@ use super::config::{MiningMode, Role, TestbedConfig};
 use super::core::{Node, NodeSetup};
 use super::ledger::Ledger;
 use super::sensing::{Sensor, Truth};
-use super::wallet::Wallet;
+use super::wallet::{NodeRng, Wallet};
 
 /// A running simulation (see the module docs).
 #[derive(Debug)]
@@ -102,9 +102,12 @@ impl Simulation {
                 wallet: Wallet::new(key),
                 ledger,
                 sensor,
-                seed: seed
-                    .wrapping_mul(0xD134_2543_DE82_EF95)
-                    .wrapping_add(u64::try_from(i).unwrap_or(0).wrapping_mul(0x9E37_79B9)),
+                // Seeded: a simulation is a pure function of its seed (and insecure by design,
+                // like its name-derived keys). Real nodes take NodeRng::os().
+                rng: NodeRng::seeded(
+                    seed.wrapping_mul(0xD134_2543_DE82_EF95)
+                        .wrapping_add(u64::try_from(i).unwrap_or(0).wrapping_mul(0x9E37_79B9)),
+                ),
                 hash_rate: spec.hash_rate,
                 // Virtual time: the wait at the nominal rate stands for the work.
                 mining: MiningMode::Timed,

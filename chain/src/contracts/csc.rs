@@ -55,6 +55,7 @@ use crate::crypto::{
     Address, DleqProof, Domain, Event, EventBase, IdentityCommitment, KeyImage, PublicKey, Ring,
     RingSignature, Salt, SecretKey, dleq, hash,
 };
+use crate::digest::Hash256;
 use crate::error::Error;
 use crate::state::State;
 
@@ -236,13 +237,15 @@ pub struct AnonymousUpload {
 }
 
 impl AnonymousUpload {
-    /// Signs `report` as an anonymous member of `ring` for `(task, round)`.
+    /// Signs `report` as an anonymous member of `ring` for `(task, round)` on the chain `chain_id`
+    /// ([`crate::ChainParams::chain_id`]).
     ///
     /// # Errors
     ///
     /// [`Error::SignerNotInRing`]; [`Error::HashToCurve`].
     pub fn sign<R: CryptoRng + ?Sized>(
         secret: &SecretKey,
+        chain_id: &Hash256,
         task: u64,
         round: u64,
         report: SensingReport,
@@ -252,6 +255,7 @@ impl AnonymousUpload {
         let event = Event {
             task_id: task,
             round,
+            chain_id: *chain_id,
         };
         let signature = ring::sign(secret, &ring, &event, &report.to_bytes(), rng)?;
         Ok(Self {
@@ -263,12 +267,13 @@ impl AnonymousUpload {
         })
     }
 
-    /// The ring signature's event.
+    /// The ring signature's event on the chain `chain_id`.
     #[must_use]
-    pub fn event(&self) -> Event {
+    pub fn event(&self, chain_id: &Hash256) -> Event {
         Event {
             task_id: self.task,
             round: self.round,
+            chain_id: *chain_id,
         }
     }
 
@@ -278,15 +283,17 @@ impl AnonymousUpload {
         self.signature.key_image()
     }
 
-    /// Checks the ring signature over the report (stateless: against the carried ring).
+    /// Checks the ring signature over the report (stateless: against the carried ring) for the
+    /// chain `chain_id`.
     ///
     /// # Errors
     ///
-    /// [`Error::RingLengthMismatch`], [`Error::BadRingSignature`].
-    pub fn verify(&self) -> Result<(), Error> {
+    /// [`Error::RingLengthMismatch`], [`Error::BadRingSignature`] (also for an upload signed
+    /// for another chain).
+    pub fn verify(&self, chain_id: &Hash256) -> Result<(), Error> {
         ring::verify(
             &self.ring,
-            &self.event(),
+            &self.event(chain_id),
             &self.report.to_bytes(),
             &self.signature,
         )
@@ -989,15 +996,21 @@ pub fn upload(
     })
 }
 
-/// Length of [`reveal_context`]: `be64 task || address (20)`.
-pub const REVEAL_CONTEXT_LEN: usize = 8 + crate::crypto::keys::ADDRESS_LEN;
+/// Length of [`reveal_context`]: `chain id (32) || be64 task || address (20)`.
+pub const REVEAL_CONTEXT_LEN: usize = 32 + 8 + crate::crypto::keys::ADDRESS_LEN;
 
-/// The context a reveal's DLEQ proof is bound to: `be64 task || account address`, so a proof
-/// cannot be replayed for another task or by another account.
+/// The context a reveal's DLEQ proof is bound to: `chain id || be64 task || account address`,
+/// so a proof cannot be replayed on another chain, for another task or by another account.
 #[must_use]
-pub fn reveal_context(task_id: u64, account: &Address) -> [u8; REVEAL_CONTEXT_LEN] {
+pub fn reveal_context(
+    chain_id: &Hash256,
+    task_id: u64,
+    account: &Address,
+) -> [u8; REVEAL_CONTEXT_LEN] {
     let mut out = [0u8; REVEAL_CONTEXT_LEN];
-    let (task, address) = out.split_at_mut(8);
+    let (chain, rest) = out.split_at_mut(32);
+    let (task, address) = rest.split_at_mut(8);
+    chain.copy_from_slice(&chain_id.0);
     task.copy_from_slice(&task_id.to_be_bytes());
     address.copy_from_slice(account.as_bytes());
     out
@@ -1009,13 +1022,14 @@ pub fn reveal_context(task_id: u64, account: &Address) -> [u8; REVEAL_CONTEXT_LE
 ///
 /// [`Error::EmptyRing`] if the task has no ring (before selection, or fewer than two selected);
 /// [`Error::IdentityPoint`], [`Error::HashToCurve`] (negligible).
-pub fn event_base(task: &Task) -> Result<EventBase, Error> {
+pub fn event_base(task: &Task, chain_id: &Hash256) -> Result<EventBase, Error> {
     if task.ring.is_empty() {
         return Err(Error::EmptyRing);
     }
     let event = Event {
         task_id: task.id,
         round: task.round,
+        chain_id: *chain_id,
     };
     EventBase::from_encoded_ring(&task.ring.concat(), &event)
 }
@@ -1029,11 +1043,12 @@ pub fn event_base(task: &Task) -> Result<EventBase, Error> {
 /// As [`event_base`].
 pub fn prove_reveal<R: CryptoRng + ?Sized>(
     secret: &SecretKey,
+    chain_id: &Hash256,
     task: &Task,
     rng: &mut R,
 ) -> Result<DleqProof, Error> {
-    let base = event_base(task)?;
-    let context = reveal_context(task.id, &secret.address());
+    let base = event_base(task, chain_id)?;
+    let context = reveal_context(chain_id, task.id, &secret.address());
     dleq::prove(secret, &base, &context, rng)
 }
 
@@ -1082,8 +1097,9 @@ pub fn reveal(
     }
     // Reports exist only after selection built a ring, so the task has one here. `sender` is
     // the account key registered (and so the ring member) of a selected sensor.
-    let base = event_base(&task)?;
-    let context = reveal_context(task_id, &who);
+    let chain_id = &ctx.params.chain_id;
+    let base = event_base(&task, chain_id)?;
+    let context = reveal_context(chain_id, task_id, &who);
     let mut opened = None;
     // Usually one candidate; more only if a ring member copied this commitment, bounded by
     // the ring size (one report per key image).

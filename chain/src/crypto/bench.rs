@@ -56,6 +56,7 @@ impl RingFixture {
             event: Event {
                 task_id: 7,
                 round: 3,
+                chain_id: crate::digest::Hash256::ZERO,
             },
             msg: b"channel 3: busy, energy -61.2 dBm".to_vec(),
             rng: ChaCha20Rng::from_seed([42u8; 32]),
@@ -93,7 +94,7 @@ pub struct RevealFixture {
     pub image: KeyImage,
     /// The fixture's event base.
     pub base: EventBase,
-    /// Context bytes: `be64 task || address`, as the CSC binds them.
+    /// Context bytes: `chain id || be64 task || address`, as the CSC binds them.
     pub context: Vec<u8>,
     /// The proof.
     pub proof: DleqProof,
@@ -127,7 +128,8 @@ impl RingFixture {
         let n = self.secrets.len().max(1);
         let secret = self.secrets.get(index % n).ok_or(Error::SignerNotInRing)?;
         let base = EventBase::new(&self.ring, &self.event)?;
-        let mut context = self.event.task_id.to_be_bytes().to_vec();
+        let mut context = self.event.chain_id.0.to_vec();
+        context.extend_from_slice(&self.event.task_id.to_be_bytes());
         context.extend_from_slice(secret.address().as_bytes());
         let proof = super::dleq::prove(secret, &base, &context, &mut self.rng)?;
         Ok(RevealFixture {

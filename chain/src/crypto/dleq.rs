@@ -243,7 +243,11 @@ mod tests {
     /// one-member ring of that key.
     fn key_and_base(seed: u8, task_id: u64) -> (SecretKey, EventBase) {
         let secret = SecretKey::from_seed(&[seed; 32]).unwrap();
-        let event = super::super::Event { task_id, round: 0 };
+        let event = super::super::Event {
+            task_id,
+            round: 0,
+            chain_id: crate::digest::Hash256::ZERO,
+        };
         let base = EventBase::from_encoded_ring(secret.public_key().as_bytes(), &event).unwrap();
         (secret, base)
     }

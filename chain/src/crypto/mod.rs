@@ -22,7 +22,7 @@
 //! let mut rng = chacha20::ChaCha20Rng::from_seed([7; 32]); // use an OS-seeded RNG in a node
 //! let sensors: Vec<SecretKey> = (0..4).map(|_| SecretKey::generate(&mut rng)).collect();
 //! let ring = Ring::new(sensors.iter().map(|s| *s.public_key()))?;
-//! let event = Event { task_id: 1, round: 0 };
+//! let event = Event { task_id: 1, round: 0, chain_id: chain::Hash256([9; 32]) };
 //!
 //! let report = b"channel 5 busy";
 //! let signature = ring::sign(&sensors[2], &ring, &event, report, &mut rng)?;

@@ -8,14 +8,34 @@
 //!
 //! Data flow (SPEC section 3):
 //! - ring `L = (P_0..P_{n-1})` in canonical order (sorted by compressed encoding, see [`Ring`]);
-//!   event `e = (task id, round)` ([`Event`], 16 bytes big-endian);
+//!   event `e = (task id, round, chain id)` ([`Event`], 48 bytes: two big-endian u64 and the
+//!   32-byte [`crate::ChainParams::chain_id`], a hash of the chain's genesis, so a signature
+//!   for one testbed is not valid on another);
 //! - `h = hash_to_curve(DST = "trustband/v1/ring-h2c", e || L)`, RFC 9380
 //!   `secp256k1_XMD:SHA-256_SSWU_RO_`, `L` the concatenated 33-byte keys;
 //! - `H_s(m, L, e, I, A, B) = hash(trustband/v1/ring, [m, L, e, I, A, B]) mod n`, points as
 //!   33-byte compressed encodings;
-//! - sign: random `a`; `c_{π+1} = H_s(m, L, e, I, aG, ah)`; for `i != π`, random `s_i`,
-//!   `c_{i+1} = H_s(m, L, e, I, s_i G + c_i P_i, s_i h + c_i I)`; `s_π = a - c_π x_π`;
+//! - sign: hedged nonce `a` and decoy responses (below); `c_{π+1} = H_s(m, L, e, I, aG, ah)`;
+//!   for `i != π`, `c_{i+1} = H_s(m, L, e, I, s_i G + c_i P_i, s_i h + c_i I)`;
+//!   `s_π = a - c_π x_π`;
 //! - verify: recompute the chain from `c_0`; accept iff it closes (`c_n = c_0`).
+//!
+//! Hedged nonce (why: a node's RNG was once seeded from its address and start time, so anyone
+//! who guessed the seed took `a` and solved `x = (a - s_π) / c_π`). With `r` 32 bytes from the
+//! caller's RNG:
+//!
+//! ```text
+//! seed = hash(trustband/v1/ring, ["hedge", x, r, m, L, e, I])
+//! a    = hash(trustband/v1/ring, ["nonce", seed, be64 j]) mod n   (first j with a != 0)
+//! s_i  = hash(trustband/v1/ring, ["decoy", seed, be64 i]) mod n   (i != π)
+//! ```
+//!
+//! So `a` and the decoys are secret-keyed functions of the whole transcript: a weak, repeated
+//! or even constant RNG cannot give two transcripts one nonce (an all-zero RNG gives
+//! RFC 6979-like deterministic signatures), and a decoy response is not a keystream output an
+//! attacker could match to a guessed seed. A good RNG still makes every signature fresh. The
+//! part counts (7, 3 and 3 parts) differ from the challenge's 6, so no input is hashed for two
+//! purposes.
 //!
 //! Shape checks come before any curve arithmetic: ring size and duplicates when the [`Ring`] is
 //! built, signature length and scalar canonicity when a [`RingSignature`] is decoded, and the
@@ -30,16 +50,17 @@
 use core::fmt;
 use core::str::FromStr;
 
+use k256::elliptic_curve::PrimeField;
 use k256::elliptic_curve::group::GroupEncoding;
 use k256::elliptic_curve::ops::LinearCombination;
-use k256::elliptic_curve::{Field, Generate, PrimeField};
-use k256::{AffinePoint, FieldBytes, NonZeroScalar, ProjectivePoint, Scalar};
+use k256::{AffinePoint, FieldBytes, ProjectivePoint, Scalar};
 use rand_core::CryptoRng;
 use zeroize::Zeroizing;
 
-use super::hash::{Domain, hash_to_curve, hash_to_scalar};
+use super::hash::{Domain, hash, hash_to_curve, hash_to_scalar};
 use super::keys::{PUBLIC_KEY_LEN, PublicKey, SecretKey};
 use super::text::{decode_hex_array, decode_hex_vec, serde_via_str, write_hex};
+use crate::digest::Hash256;
 use crate::error::Error;
 
 /// Smallest ring accepted (a ring of one would identify its signer).
@@ -54,7 +75,7 @@ pub const KEY_IMAGE_LEN: usize = 33;
 pub const SIGNATURE_HEADER_LEN: usize = SCALAR_LEN + KEY_IMAGE_LEN;
 
 /// The event a ring signature is scoped to: key images link within one event and ring, never
-/// across events.
+/// across events. The chain id binds it to one chain (no replay across testbeds).
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
@@ -63,19 +84,23 @@ pub struct Event {
     pub task_id: u64,
     /// The sensing round within the task.
     pub round: u64,
+    /// The chain's id ([`crate::ChainParams::chain_id`], a hash of its genesis).
+    pub chain_id: Hash256,
 }
 
 impl Event {
     /// Length of [`Event::to_bytes`].
-    pub const ENCODED_LEN: usize = 16;
+    pub const ENCODED_LEN: usize = 48;
 
-    /// `task_id (be64) || round (be64)`.
+    /// `task_id (be64) || round (be64) || chain_id (32)`.
     #[must_use]
     pub fn to_bytes(&self) -> [u8; Self::ENCODED_LEN] {
         let mut out = [0u8; Self::ENCODED_LEN];
-        let (task, round) = out.split_at_mut(8);
+        let (task, rest) = out.split_at_mut(8);
+        let (round, chain) = rest.split_at_mut(8);
         task.copy_from_slice(&self.task_id.to_be_bytes());
         round.copy_from_slice(&self.round.to_be_bytes());
+        chain.copy_from_slice(&self.chain_id.0);
         out
     }
 }
@@ -580,6 +605,62 @@ impl Transcript<'_> {
     }
 }
 
+/// The secret seed of one signature's nonce and decoy responses (see the module docs).
+struct Hedge {
+    seed: Zeroizing<[u8; 32]>,
+}
+
+impl Hedge {
+    /// `seed = hash(trustband/v1/ring, ["hedge", x, r, m, L, e, I])`, `r` from `rng`.
+    fn new<R: CryptoRng + ?Sized>(
+        secret: &SecretKey,
+        transcript: &Transcript<'_>,
+        rng: &mut R,
+    ) -> Self {
+        let mut fresh = Zeroizing::new([0u8; 32]);
+        rng.fill_bytes(fresh.as_mut_slice());
+        let secret_bytes = secret.to_bytes();
+        let seed = Zeroizing::new(hash(
+            Domain::Ring,
+            &[
+                b"hedge",
+                secret_bytes.as_slice(),
+                fresh.as_slice(),
+                transcript.msg,
+                transcript.ring,
+                &transcript.event,
+                transcript.image,
+            ],
+        ));
+        Self { seed }
+    }
+
+    /// The nonce `a`: the first non-zero `hash(.., ["nonce", seed, be64 j]) mod n`.
+    fn nonce(&self) -> Zeroizing<Scalar> {
+        // A zero candidate has probability about 2^-256; the counter makes the loop total.
+        let mut j: u64 = 0;
+        loop {
+            let a = Zeroizing::new(hash_to_scalar(
+                Domain::Ring,
+                &[b"nonce", self.seed.as_slice(), &j.to_be_bytes()],
+            ));
+            if !bool::from(a.is_zero()) {
+                return a;
+            }
+            j = j.wrapping_add(1);
+        }
+    }
+
+    /// The decoy response of member `index`.
+    fn decoy(&self, index: usize) -> Scalar {
+        let index = u64::try_from(index).unwrap_or(u64::MAX);
+        hash_to_scalar(
+            Domain::Ring,
+            &[b"decoy", self.seed.as_slice(), &index.to_be_bytes()],
+        )
+    }
+}
+
 /// The key image `secret` would sign with in `ring` for `event`.
 ///
 /// # Errors
@@ -591,7 +672,9 @@ pub fn key_image(secret: &SecretKey, ring: &Ring, event: &Event) -> Result<KeyIm
 }
 
 /// Signs `msg` as an anonymous member of `ring` for `event`. The signer's index is found from
-/// its public key; `rng` supplies the nonce and the decoy responses.
+/// its public key; `rng` supplies 32 bytes that are hashed with the secret and the whole
+/// transcript into the nonce and the decoy responses (see the module docs: a weak RNG cannot
+/// leak the key).
 ///
 /// # Errors
 ///
@@ -619,7 +702,8 @@ pub fn sign<R: CryptoRng + ?Sized>(
     };
     let image = ProjectivePoint::from(key_image.point);
 
-    let a = Zeroizing::new(*NonZeroScalar::generate_from_rng(rng).as_ref());
+    let hedge = Hedge::new(secret, &transcript, rng);
+    let a = hedge.nonce();
     // c_{π+1}
     let mut c = transcript.challenge(&(ProjectivePoint::GENERATOR * *a), &(h * *a));
     let mut c0 = if signer + 1 == n { Some(c) } else { None };
@@ -636,7 +720,7 @@ pub fn sign<R: CryptoRng + ?Sized>(
         if i == 0 {
             c0 = Some(c);
         }
-        let s = Scalar::random(rng);
+        let s = hedge.decoy(i);
         // Constant-time, so the signer's position does not show in how long decoys take.
         let a_i = ProjectivePoint::lincomb(&[
             (ProjectivePoint::GENERATOR, s),

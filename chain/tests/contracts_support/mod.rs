@@ -229,6 +229,7 @@ impl Lab {
                 payload,
             },
             key,
+            &self.params.chain_id,
         )
         .unwrap()
     }
@@ -357,8 +358,16 @@ impl Lab {
             },
             commitment: IdentityCommitment::new(task, &self.address(i), salt),
         };
-        let upload =
-            AnonymousUpload::sign(&self.keys[i], task, round, report, ring, &mut self.rng).unwrap();
+        let upload = AnonymousUpload::sign(
+            &self.keys[i],
+            &self.params.chain_id,
+            task,
+            round,
+            report,
+            ring,
+            &mut self.rng,
+        )
+        .unwrap();
         SignedTx::anonymous(upload).unwrap()
     }
 
@@ -368,7 +377,13 @@ impl Lab {
         let proof = self
             .task(task)
             .and_then(|t| {
-                chain::contracts::csc::prove_reveal(&self.keys[i], &t, &mut self.rng).ok()
+                chain::contracts::csc::prove_reveal(
+                    &self.keys[i],
+                    &self.params.chain_id,
+                    &t,
+                    &mut self.rng,
+                )
+                .ok()
             })
             .unwrap_or_else(|| chain::crypto::DleqProof::from_bytes(&[1; 64]).unwrap());
         self.call(i, task_contract(task), &Call::Reveal { salt, proof })

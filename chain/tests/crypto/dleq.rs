@@ -13,30 +13,34 @@ use rand_core::SeedableRng;
 use super::key;
 use super::keys::ORDER;
 
+/// The chain id the non-KAT proofs are bound to.
+const CHAIN: chain::Hash256 = chain::Hash256([5; 32]);
+
 #[test]
 fn dleq_proof_known_answer() {
     // The LSAG known-answer fixture: 4-member ring, event (7, 3), member 2 proves for its
     // image; the RNG is the fixture's fixed-seed ChaCha20 ([42; 32]). Base and proof (nonce
     // derivation included) were recomputed in plain Python by tests/data/kat_crosscheck.py.
+    // Re-pinned when the event and the reveal context took the chain id (zero here).
     let mut fixture = RingFixture::new(4).unwrap();
     let reveal = fixture.reveal_as(2).unwrap();
     assert_eq!(
         reveal.image.to_string(),
-        "0x02cfca2ba08a257264775f58f60da147ee49d9beb159b54920280abc98102a0a84",
+        "0x03cb09331f884d14c127878963fd751d8becf3227de2bf70f883decde48f4a6d94",
         "same key image as the pinned ring signature"
     );
     assert_eq!(
         reveal.context,
-        reveal_context(7, &fixture.secrets[2].address())
+        reveal_context(&chain::Hash256::ZERO, 7, &fixture.secrets[2].address())
     );
     assert_eq!(
         hex::encode(reveal.base.as_bytes()),
-        "0373df9b4329508804a2963929ccf832ee25194eda9b3c9499b58374b893fe69be"
+        "029589be5761ec9ab685cb0bd24409b50dd01c700e6e1a17caac51ae852f7b447d"
     );
     assert_eq!(
         reveal.proof.to_string(),
-        "0x1470f0257ce16ea001c7d4ba93421ee58ea1eef7cf4fd401cb6d98a6ee373d3d\
-         3d9406f01c326caf2cc0037bc10c9d97a81821c761284d4936d6684b36712755"
+        "0x8a87100e0101fc3a90995e44e157c0455ff24453409120edd9c52f9e38e85c7a\
+         9fa6f1d38cf42332fa6929ff0dac065f7ce22e98590fef6948175c8834295185"
     );
     reveal.verify().unwrap();
     assert_eq!(chain::crypto::Domain::Dleq.tag(), "trustband/v1/dleq");
@@ -103,6 +107,7 @@ fn setup(first: u64, task: u64) -> (Vec<chain::crypto::SecretKey>, EventBase) {
         &Event {
             task_id: task,
             round: 1,
+            chain_id: CHAIN,
         },
     )
     .unwrap();
@@ -175,16 +180,18 @@ proptest! {
 }
 
 #[test]
-fn proofs_bind_task_and_account_through_the_reveal_context() {
+fn proofs_bind_chain_task_and_account_through_the_reveal_context() {
     let (secrets, base) = setup(40, 5);
     let me = &secrets[0];
-    let context = reveal_context(5, &me.address());
+    let context = reveal_context(&CHAIN, 5, &me.address());
     let proof = dleq::prove(me, &base, &context, &mut ChaCha20Rng::from_seed([3; 32])).unwrap();
     let (p, i) = (*me.public_key(), base.key_image(me).unwrap());
     dleq::verify(&p, &i, &base, &context, &proof).unwrap();
     for replay in [
-        reveal_context(6, &me.address()),
-        reveal_context(5, &secrets[1].address()),
+        reveal_context(&CHAIN, 6, &me.address()),
+        reveal_context(&CHAIN, 5, &secrets[1].address()),
+        // Another testbed's chain: the same task and account, not valid there.
+        reveal_context(&chain::Hash256([6; 32]), 5, &me.address()),
     ] {
         assert_eq!(
             dleq::verify(&p, &i, &base, &replay, &proof),

@@ -1,9 +1,9 @@
 //! LSAG ring signatures: property tests, linkability, and one negative test per shape check.
 
 use chacha20::ChaCha20Rng;
-use chain::Error;
 use chain::crypto::ring::{self, MAX_RING_SIZE, MIN_RING_SIZE};
 use chain::crypto::{Event, KeyImage, PublicKey, Ring, RingSignature, SecretKey};
+use chain::{Error, Hash256};
 use proptest::prelude::*;
 use rand_core::SeedableRng;
 
@@ -13,6 +13,7 @@ use super::keys::ORDER;
 const EVENT: Event = Event {
     task_id: 11,
     round: 2,
+    chain_id: Hash256([0xc1; 32]),
 };
 
 /// Keys `first..first + n` and their canonical ring.
@@ -243,11 +244,32 @@ fn signature_from_another_ring_of_same_size_fails() {
 }
 
 #[test]
+fn a_signature_for_one_chain_does_not_verify_on_another() {
+    // Two testbeds, same task, round, ring and report: only the chain id differs.
+    let (secrets, ring) = ring_of(80, 3);
+    let other_chain = Event {
+        chain_id: Hash256([0xc2; 32]),
+        ..EVENT
+    };
+    let signature = sign(&secrets[0], &ring, &EVENT, b"m");
+    ring::verify(&ring, &EVENT, b"m", &signature).unwrap();
+    assert_eq!(
+        ring::verify(&ring, &other_chain, b"m", &signature),
+        Err(Error::BadRingSignature)
+    );
+    // And the key image differs too, so a report is not linkable across testbeds.
+    assert_ne!(
+        ring::key_image(&secrets[0], &ring, &EVENT).unwrap(),
+        ring::key_image(&secrets[0], &ring, &other_chain).unwrap()
+    );
+}
+
+#[test]
 fn key_images_link_within_an_event_only() {
     let (secrets, ring) = ring_of(20, 4);
     let other_event = Event {
-        task_id: EVENT.task_id,
         round: EVENT.round + 1,
+        ..EVENT
     };
     let first = sign(&secrets[2], &ring, &EVENT, b"report one");
     let second = ring::sign(&secrets[2], &ring, &EVENT, b"report two", &mut rng(77)).unwrap();
@@ -294,10 +316,9 @@ fn text_and_serde_forms_round_trip() {
     );
     let shown = format!("{signature:?}");
     assert!(shown.contains("members: 3"), "{shown}");
-    assert_eq!(
-        EVENT.to_bytes(),
-        [0, 0, 0, 0, 0, 0, 0, 11, 0, 0, 0, 0, 0, 0, 0, 2]
-    );
+    let mut expected = vec![0, 0, 0, 0, 0, 0, 0, 11, 0, 0, 0, 0, 0, 0, 0, 2];
+    expected.extend_from_slice(&[0xc1; 32]);
+    assert_eq!(EVENT.to_bytes().as_slice(), expected.as_slice());
 }
 
 #[test]
@@ -434,4 +455,266 @@ proptest! {
         }
         let _ = Ring::from_bytes(&ring_bytes);
     }
+}
+
+// ---- key recovery attempts (issue 9, point 1) ----
+//
+// The attacker holds the published signatures and ring, knows the signer's index (the worst
+// case: after the reveal) and everything about the RNG. Each test runs the solve an attacker
+// would run and fails if it returns the secret.
+
+use chain::crypto::{Domain, EventBase, hash};
+use k256::elliptic_curve::PrimeField;
+use k256::elliptic_curve::ops::Reduce;
+use k256::{FieldBytes, ProjectivePoint, Scalar};
+use rand_core::Rng;
+
+/// An RNG that returns only zero bytes (a broken or stubbed entropy source).
+struct ZeroRng;
+
+impl rand_core::TryRng for ZeroRng {
+    type Error = core::convert::Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        Ok(0)
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        Ok(0)
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        dst.fill(0);
+        Ok(())
+    }
+}
+
+impl rand_core::TryCryptoRng for ZeroRng {}
+
+/// 32 big-endian bytes reduced mod n (how a digest or keystream chunk becomes a scalar).
+fn reduce(bytes: &[u8]) -> Scalar {
+    let array: [u8; 32] = bytes.try_into().unwrap();
+    <Scalar as Reduce<FieldBytes>>::reduce(&FieldBytes::from(array))
+}
+
+fn point(bytes: &[u8]) -> ProjectivePoint {
+    k256::PublicKey::from_sec1_bytes(bytes)
+        .unwrap()
+        .to_projective()
+}
+
+/// A signature as the attacker reads it: `c_0`, the image bytes, the responses.
+struct Parsed {
+    image: Vec<u8>,
+    responses: Vec<Scalar>,
+    /// `c_0 .. c_{n-1}`, recomputed from the public chain.
+    challenges: Vec<Scalar>,
+}
+
+/// Recomputes every challenge of `signature` from public data only (SPEC: `H_s(m, L, e, I, A,
+/// B)`), the way any verifier walks the chain.
+fn parse(ring: &Ring, event: &Event, msg: &[u8], signature: &RingSignature) -> Parsed {
+    let bytes = signature.to_bytes();
+    let c0 = reduce(&bytes[..32]);
+    let image = bytes[32..65].to_vec();
+    let responses: Vec<Scalar> = bytes[65..].chunks(32).map(reduce).collect();
+    let h = point(EventBase::new(ring, event).unwrap().as_bytes());
+    let image_point = point(&image);
+    let mut challenges = vec![c0];
+    let mut c = c0;
+    for (member, s) in ring.members().iter().zip(&responses) {
+        let a = ProjectivePoint::GENERATOR * s + point(member.as_bytes()) * c;
+        let b = h * s + image_point * c;
+        let (a, b) = (a.to_affine(), b.to_affine());
+        use k256::elliptic_curve::group::GroupEncoding;
+        c = reduce(&hash(
+            Domain::Ring,
+            &[
+                msg,
+                ring.as_bytes(),
+                &event.to_bytes(),
+                &image,
+                &a.to_bytes(),
+                &b.to_bytes(),
+            ],
+        ));
+        challenges.push(c);
+    }
+    assert_eq!(challenges.pop(), Some(c0), "the chain closes");
+    Parsed {
+        image,
+        responses,
+        challenges,
+    }
+}
+
+/// True if `guess` is `secret`'s scalar (checked against the public key, as an attacker would).
+fn is_key(guess: Scalar, secret: &SecretKey) -> bool {
+    use k256::elliptic_curve::group::GroupEncoding;
+    let public = (ProjectivePoint::GENERATOR * guess).to_affine().to_bytes();
+    public.as_slice() == secret.public_key().as_bytes()
+        || guess.to_repr().as_slice() == secret.to_bytes().as_slice()
+}
+
+/// `x = (a - s_π) / c_π` for an assumed nonce `a`.
+fn solve_known_nonce(a: Scalar, parsed: &Parsed, signer: usize) -> Option<Scalar> {
+    let c = parsed.challenges[signer];
+    Option::from(c.invert()).map(|inv: Scalar| (a - parsed.responses[signer]) * inv)
+}
+
+/// `x = (s1 - s2) / (c2 - c1)` at the signer's index, valid if both used one nonce.
+fn solve_reused_nonce(first: &Parsed, second: &Parsed, signer: usize) -> Option<Scalar> {
+    let (c1, c2) = (first.challenges[signer], second.challenges[signer]);
+    let (s1, s2) = (first.responses[signer], second.responses[signer]);
+    Option::from((c2 - c1).invert()).map(|inv: Scalar| (s1 - s2) * inv)
+}
+
+/// Every value an RNG-only nonce could take from this stream: its first `chunks` 32-byte
+/// windows at every 4-byte offset, as scalars (covers rejection sampling and word draws).
+fn keystream_candidates(mut rng: impl Rng, chunks: usize) -> Vec<Scalar> {
+    let mut stream = vec![0u8; 32 * (chunks + 1)];
+    rng.fill_bytes(&mut stream);
+    (0..=32 * chunks)
+        .step_by(4)
+        .map(|at| reduce(&stream[at..at + 32]))
+        .collect()
+}
+
+#[test]
+fn an_all_zero_rng_does_not_reveal_the_key() {
+    let (secrets, ring) = ring_of(40, 5);
+    let signer = 3;
+    let secret = &secrets[signer];
+    let index = ring.position(secret.public_key()).unwrap();
+    let sign_zero = |msg: &[u8]| ring::sign(secret, &ring, &EVENT, msg, &mut ZeroRng).unwrap();
+    let one = sign_zero(b"channel 1 busy");
+    let two = sign_zero(b"channel 1 idle");
+    let again = sign_zero(b"channel 1 busy");
+    for (msg, signature) in [
+        (&b"channel 1 busy"[..], &one),
+        (b"channel 1 idle", &two),
+        (b"channel 1 busy", &again),
+    ] {
+        ring::verify(&ring, &EVENT, msg, signature).unwrap();
+    }
+    let p_one = parse(&ring, &EVENT, b"channel 1 busy", &one);
+    let p_two = parse(&ring, &EVENT, b"channel 1 idle", &two);
+    let p_again = parse(&ring, &EVENT, b"channel 1 busy", &again);
+    assert_eq!(p_one.image, p_two.image, "one signer, one event: one image");
+
+    // Known nonce: whatever an RNG-only nonce would be, drawn from the all-zero stream.
+    for parsed in [&p_one, &p_two, &p_again] {
+        for a in keystream_candidates(ZeroRng, 4) {
+            let guess = solve_known_nonce(a, parsed, index);
+            assert!(
+                !guess.is_some_and(|g| is_key(g, secret)),
+                "the all-zero RNG's nonce solved the key"
+            );
+        }
+    }
+    // Nonce reuse across two messages: the hedge gives distinct nonces, the solve is garbage.
+    let guess = solve_reused_nonce(&p_one, &p_two, index);
+    assert!(
+        guess.is_some(),
+        "distinct messages give distinct challenges"
+    );
+    assert!(
+        !guess.is_some_and(|g| is_key(g, secret)),
+        "two signatures with the all-zero RNG revealed the key"
+    );
+    // The same message twice is the same signature (deterministic, like RFC 6979): equal
+    // challenges give the solve nothing to divide by, and no other signer index helps either.
+    assert_eq!(one, again);
+    for i in 0..ring.len() {
+        let guess = solve_reused_nonce(&p_one, &p_again, i);
+        assert!(!guess.is_some_and(|g| is_key(g, secret)));
+        let guess = solve_reused_nonce(&p_one, &p_two, i);
+        assert!(!guess.is_some_and(|g| is_key(g, secret)));
+    }
+}
+
+#[test]
+fn a_replayed_seeded_rng_does_not_reveal_the_key() {
+    // The lab attack: the attacker knows the node's seed, replays its stream and takes the
+    // nonce from it. Before the hedge, the first 32 bytes were `a`.
+    let (secrets, ring) = ring_of(50, 4);
+    let secret = &secrets[1];
+    let index = ring.position(secret.public_key()).unwrap();
+    let seed = 0x1234_u64;
+    let signature = ring::sign(
+        secret,
+        &ring,
+        &EVENT,
+        b"m",
+        &mut ChaCha20Rng::seed_from_u64(seed),
+    )
+    .unwrap();
+    let parsed = parse(&ring, &EVENT, b"m", &signature);
+    for a in keystream_candidates(ChaCha20Rng::seed_from_u64(seed), 2 * ring.len()) {
+        let guess = solve_known_nonce(a, &parsed, index);
+        assert!(
+            !guess.is_some_and(|g| is_key(g, secret)),
+            "the replayed stream gave the nonce"
+        );
+    }
+}
+
+#[test]
+fn decoy_responses_depend_on_secret_and_message_not_only_the_seed() {
+    let (secrets, ring) = ring_of(60, 4);
+    let seeded = || ChaCha20Rng::seed_from_u64(7);
+    let decoys = |secret: &SecretKey, msg: &[u8]| -> Vec<Scalar> {
+        let signature = ring::sign(secret, &ring, &EVENT, msg, &mut seeded()).unwrap();
+        let parsed = parse(&ring, &EVENT, msg, &signature);
+        let index = ring.position(secret.public_key()).unwrap();
+        let mut decoys = parsed.responses;
+        decoys.remove(index);
+        decoys
+    };
+    let base = decoys(&secrets[0], b"m");
+    // Same seed, same signer position in the ring order of decoys, other message.
+    let other_msg = decoys(&secrets[0], b"n");
+    // Same seed, same message, another signer.
+    let other_secret = decoys(&secrets[2], b"m");
+    for (label, other) in [("message", &other_msg), ("secret", &other_secret)] {
+        for d in &base {
+            assert!(
+                !other.contains(d),
+                "a decoy repeats under the same seed with another {label}"
+            );
+        }
+    }
+}
+
+#[test]
+fn no_low_entropy_seed_reproduces_a_decoy_response() {
+    // Sign with a seed inside the searched space, then search 2^16 seeds' streams (every
+    // 32-byte window at 4-byte steps of the first 8 chunks) for any published response.
+    let (secrets, ring) = ring_of(70, 4);
+    let secret = &secrets[2];
+    let used_seed = 40_000_u64;
+    let signature = ring::sign(
+        secret,
+        &ring,
+        &EVENT,
+        b"m",
+        &mut ChaCha20Rng::seed_from_u64(used_seed),
+    )
+    .unwrap();
+    let parsed = parse(&ring, &EVENT, b"m", &signature);
+    let published: std::collections::HashSet<[u8; 32]> = parsed
+        .responses
+        .iter()
+        .map(|s| s.to_repr().into())
+        .collect();
+    assert_eq!(published.len(), ring.len());
+    let mut windows = 0usize;
+    for seed in 0..(1u64 << 16) {
+        for candidate in keystream_candidates(ChaCha20Rng::seed_from_u64(seed), 8) {
+            windows += 1;
+            let bytes: [u8; 32] = candidate.to_repr().into();
+            assert!(
+                !published.contains(&bytes),
+                "seed {seed}'s stream reproduces a response (signed with seed {used_seed})"
+            );
+        }
+    }
+    assert_eq!(windows, (1 << 16) * 65);
 }

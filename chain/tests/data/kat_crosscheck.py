@@ -6,6 +6,7 @@ domain-separated hash encoding with hashlib, public keys with OpenSSL and with p
 secp256k1 arithmetic, RFC 6979 ECDSA with OpenSSL (then low-S normalised), and verifies the
 pinned LSAG signature with a plain-Python verifier (h is taken as x^-1 * I from the known signer
 secret; hash_to_curve itself is pinned by the RFC 9380 vectors in src/crypto/hash.rs), and
+re-signs it with the hedged nonce and decoys (same bytes expected), and
 recomputes the pinned reveal DLEQ proof (ChaCha20 keystream from OpenSSL for the RNG bytes).
 Run: python3 chain/tests/data/kat_crosscheck.py and compare with the pinned hex.
 """
@@ -75,12 +76,12 @@ for i in range(4):
 members = sorted((pub_of(x), x) for x in xs)
 ring = b"".join(m for m, _ in members)
 print("ring", ring.hex())
-sig = bytes.fromhex("75b4e42da0e0e3f7d93369512fa04d181b84ee1806bf1ac35815867712ebe7b002cfca2ba08a257264775f58f60da147ee49d9beb159b54920280abc98102a0a8436f00e57d42f871e3987e832d90f56c6940b5937688edf03c4fd3908aec402bea3942b06a601b78d94e37672e349eb2da2dd4fd0716819e07fc66190b2c16d8b0cb23556fd30f1db4613c1fb5fdca97ba36b554db02906f6030111e8666c31937bfcfd7544b1078dda397cef45df2e6de498746805081ebc8fb90ad04eba9d02")
+sig = bytes.fromhex("b44fa9247f1c3210c0a88614bf9d0de6ee74dc6ee29c00d4cb37dbc14ee9406403cb09331f884d14c127878963fd751d8becf3227de2bf70f883decde48f4a6d94103cbc2ad44aca3fb10ac074991702ac3593ec12f4afc77642e309ef5769127dc08fdbb1c033aed907ca7f62fb9eacb58e2ccb6cd65da9764ccf91b3d3e07b3cf3398bd0d8b0c9de6811070eda7191c2a0caf69c3eedcfb07e37560dd55bef0fea2e8fd94f32731688ada9b0b2654815c9f3ec0b6086b72a4bdb5576cc95c582")
 c0 = int.from_bytes(sig[:32], "big"); I = sig[32:65]; ss = [int.from_bytes(sig[65+32*i:97+32*i], "big") for i in range(4)]
 x2 = members[2][1]
 Ipt = decomp(I)
 h = mul(pow(x2, -1, N), Ipt)  # h = x^-1 I (h2c itself is checked by RFC 9380 vectors)
-event = struct.pack(">QQ", 7, 3)
+event = struct.pack(">QQ", 7, 3) + bytes(32)  # task, round, chain id (zero in the fixture)
 msg = b"channel 3: busy, energy -61.2 dBm"
 c = c0
 for (m, _), s in zip(members, ss):
@@ -95,6 +96,28 @@ for (m, _), s in zip(members, ss):
     A = add(mul(s, G), mul(c, Pi)); B = add(mul(s, h), mul(c, Ipt))
     c = int.from_bytes(H("trustband/v1/ring", [msg + b"!", ring, event, I, comp(A), comp(B)]), "big") % N
 print("tampered closes:", c == c0)
+
+# re-sign with the hedged nonce (ring.rs module docs): r = the fixture RNG's first 32 bytes
+# (ChaCha20, key [42]*32, nonce 0), seed = H(ring, [hedge, x, r, m, L, e, I]),
+# a = H(ring, [nonce, seed, be64 0]), s_i = H(ring, [decoy, seed, be64 i]); must give the pinned bytes
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
+rnd = Cipher(algorithms.ChaCha20(bytes([42]*32), bytes(16)), mode=None).encryptor().update(bytes(32))
+seed = H("trustband/v1/ring", [b"hedge", x2.to_bytes(32, "big"), rnd, msg, ring, event, I])
+a = int.from_bytes(H("trustband/v1/ring", [b"nonce", seed, struct.pack(">Q", 0)]), "big") % N
+n = len(members); pi = 2
+resp = [int.from_bytes(H("trustband/v1/ring", [b"decoy", seed, struct.pack(">Q", i)]), "big") % N for i in range(n)]
+cs = [None] * n
+c = int.from_bytes(H("trustband/v1/ring", [msg, ring, event, I, comp(mul(a, G)), comp(mul(a, h))]), "big") % N
+for k in range(1, n):
+    i = (pi + k) % n
+    cs[i] = c
+    Pi = decomp(members[i][0])
+    A = add(mul(resp[i], G), mul(c, Pi)); B = add(mul(resp[i], h), mul(c, Ipt))
+    c = int.from_bytes(H("trustband/v1/ring", [msg, ring, event, I, comp(A), comp(B)]), "big") % N
+cs[pi] = c
+resp[pi] = (a - c * x2) % N
+resigned = cs[0].to_bytes(32, "big") + I + b"".join(s.to_bytes(32, "big") for s in resp)
+print("hedged re-sign matches pinned:", resigned == sig)
 addr0 = H("trustband/v1/addr", [pk0])[:20]
 print("identity commit", H("trustband/v1/commit", [struct.pack(">Q", 7), addr0, bytes([9]*32)]).hex())
 print("blinded bid", H("trustband/v1/bid", [(1000).to_bytes(16, "big"), b"\x00", bytes([5]*32)]).hex())
@@ -105,7 +128,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 hb = comp(h)
 print("event base", hb.hex())
 Pb = members[2][0]
-ctx = struct.pack(">Q", 7) + H("trustband/v1/addr", [Pb])[:20]
+ctx = bytes(32) + struct.pack(">Q", 7) + H("trustband/v1/addr", [Pb])[:20]  # chain id || task || address
 rnd = Cipher(algorithms.ChaCha20(bytes([42]*32), bytes(16)), mode=None).encryptor().update(bytes(32))
 k = int.from_bytes(H("trustband/v1/dleq", [b"nonce", x2.to_bytes(32, "big"), rnd, ctx, hb, Pb, I]), "big") % N
 c = int.from_bytes(H("trustband/v1/dleq", [b"challenge", ctx, hb, Pb, I, comp(mul(k, G)), comp(mul(k, h))]), "big") % N
