@@ -163,6 +163,9 @@ impl ChainSection {
     }
 }
 
+/// Latest genesis timestamp a testbed may set: 2100-01-01T00:00:00Z, ms since the Unix epoch.
+pub const MAX_GENESIS_MS: u64 = 4_102_444_800_000;
+
 fn default_genesis_ms() -> u64 {
     1_700_000_000_000
 }
@@ -653,6 +656,17 @@ impl TestbedConfig {
             return Err(at_key(
                 "sensing.grid_m",
                 format!("{} is not a positive number of metres", self.sensing.grid_m),
+            ));
+        }
+        if self.chain.genesis_timestamp_ms > MAX_GENESIS_MS {
+            // The node's clock runs from the genesis: one near u64::MAX never advances past
+            // it (`run` would spin forever) and block timestamps would overflow.
+            return Err(at_key(
+                "chain.genesis_timestamp_ms",
+                format!(
+                    "{} ms is after the year 2100 ({MAX_GENESIS_MS} ms since the Unix epoch)",
+                    self.chain.genesis_timestamp_ms
+                ),
             ));
         }
         if !(0.0..=1.0).contains(&self.network.loss) {
