@@ -195,8 +195,11 @@ enum CheckpointSync {
 /// not tied to account keys (privacy: SPEC 3.4), so they cannot be listed in the config; the
 /// quorum size instead comes from the number of configured testbed nodes, and every witness
 /// must independently serve the very block hash (a hash over the header, whose state root
-/// commits the whole state). A forger must therefore control a majority of the connections a
-/// node made, not just answer first.
+/// commits the whole state). One peer that answers first can no longer decide; a forger needs
+/// as many distinct connections as the quorum. Limit: the connections are not authenticated
+/// as configured testbed nodes, so a peer able to open many connections (fresh identities)
+/// could still make up a quorum; attestations signed by the configured nodes' account keys
+/// would close that and are not done yet. Pins (`checkpoint_pins`) do not have this limit.
 #[derive(Debug)]
 struct CheckpointOffer<P> {
     block: Box<Block>,
