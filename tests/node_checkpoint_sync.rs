@@ -1,10 +1,12 @@
 //! Trust-Based Compression in the node: a node whose chain holds only the genesis joins late,
 //! asks a peer for its confirmed checkpoint, restarts its chain from it (validated: work at the
-//! miner's trust, highest-trust miner, state root) once a second peer confirms it holds the
-//! block, and follows the head from there; a checkpoint the second peer does not hold, or
-//! `checkpoint_sync = false`, makes it replay from genesis instead.
+//! miner's trust, highest-trust miner, state root) once a quorum of peers serves the block or
+//! its hash is pinned, and follows the head from there; a checkpoint the other peers do not
+//! hold, one peer's unpinned checkpoint, one that is not the pinned hash, or
+//! `checkpoint_sync = false`, makes it replay from genesis instead (SPEC 4.6).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use chain::net::sim::NodeId;
 use trustband::node::NullSink;
 use trustband::node::config::TestbedConfig;
 use trustband::node::events::NodeEvent;
@@ -14,6 +16,11 @@ use trustband::node::sim::Simulation;
 /// Three miners and one non-mining latecomer `d`; a checkpoint every 10 blocks, confirmed 4
 /// blocks deep.
 fn testbed(checkpoint_sync: bool) -> TestbedConfig {
+    testbed_with(checkpoint_sync, "")
+}
+
+/// [`testbed`] with `chain_extra` appended to its `[chain]` section.
+fn testbed_with(checkpoint_sync: bool, chain_extra: &str) -> TestbedConfig {
     let text = format!(
         r#"
 name = "checkpoint-sync"
@@ -22,6 +29,7 @@ channels = [{{ name = "c0", center_hz = 600e6, bandwidth_hz = 2e5 }}]
 [chain]
 sync_interval_ms = 1000
 checkpoint_sync = {checkpoint_sync}
+{chain_extra}
 [chain.params]
 target_interval_ms = 1000
 checkpoint_interval = 10
@@ -249,4 +257,135 @@ fn a_tampered_checkpoint_is_refused_and_the_genesis_store_is_kept() {
     drop(ledger);
     let reopened = Ledger::stored(dir.path(), &genesis).unwrap();
     assert_eq!(reopened.head(), genesis_hash);
+}
+
+/// `d` joins at 40 s seeing only `a` (b and c are cut off from both): the one peer it can ask
+/// offers its confirmed checkpoint. Returns the simulation at 40 s and the checkpoint `a`
+/// holds then.
+fn single_peer_latecomer(testbed: &TestbedConfig) -> (Simulation, chain::Hash256) {
+    let mut sim = Simulation::new(testbed, 7, None, false).unwrap();
+    sim.partition(0, &[vec![0, 1, 2], vec![3]]).unwrap();
+    sim.partition(40_000, &[vec![0, 3], vec![1, 2]]).unwrap();
+    sim.run_until(39_999, &mut NullSink).unwrap();
+    let offered = sim.nodes()[0]
+        .ledger()
+        .tree()
+        .confirmed_checkpoint()
+        .unwrap();
+    (sim, offered)
+}
+
+/// Runs `sim` 40 s on; `d`'s checkpoint log lines.
+fn run_d(sim: &mut Simulation) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut sink = |e: NodeEvent| {
+        if let NodeEvent::Log { node, text, .. } = e
+            && node == "d"
+            && text.contains("checkpoint")
+        {
+            lines.push(text);
+        }
+    };
+    sim.run_until(80_000, &mut sink).unwrap();
+    lines
+}
+
+#[test]
+fn one_peers_checkpoint_is_not_taken_without_a_quorum() {
+    // SPEC 4.6: never on the word of one peer. d stays on its own chain (genesis replay).
+    let (mut sim, _) = single_peer_latecomer(&testbed(true));
+    let log = run_d(&mut sim);
+    assert!(
+        log.iter()
+            .any(|l| l.starts_with("refused checkpoint") && l.contains("the quorum is 2")),
+        "{log:#?}"
+    );
+    assert!(
+        !log.iter().any(|l| l.starts_with("started from")),
+        "{log:#?}"
+    );
+    let d = &sim.nodes()[3];
+    assert_eq!(d.ledger().tree().root_height(), 0, "d replays from genesis");
+    let height = d.ledger().tree().height_of(&d.ledger().head()).unwrap();
+    assert!(
+        height > 20,
+        "d follows a's chain block by block (height {height})"
+    );
+}
+
+#[test]
+fn a_pinned_checkpoint_is_taken_from_one_peer() {
+    let (_, offered) = single_peer_latecomer(&testbed(true));
+    let height = {
+        let (sim, _) = single_peer_latecomer(&testbed(true));
+        sim.nodes()[0]
+            .ledger()
+            .tree()
+            .block(&offered)
+            .unwrap()
+            .header
+            .height
+    };
+    let pins = format!("checkpoint_pins = [{{ height = {height}, hash = \"{offered}\" }}]");
+    let (mut sim, again) = single_peer_latecomer(&testbed_with(true, &pins));
+    assert_eq!(
+        again, offered,
+        "the pin does not change the run before d joins"
+    );
+    let log = run_d(&mut sim);
+    assert!(
+        log.iter()
+            .any(|l| l.starts_with("started from") && l.contains("pinned in the testbed config")),
+        "{log:#?}"
+    );
+    assert_eq!(sim.nodes()[3].ledger().tree().root(), offered);
+}
+
+#[test]
+fn a_checkpoint_other_than_the_pinned_one_is_refused_and_its_peer_scored() {
+    // a's own, self-consistent checkpoint stands in for a forgery: it is not the pinned hash.
+    let (_, offered) = single_peer_latecomer(&testbed(true));
+    let height = {
+        let (sim, _) = single_peer_latecomer(&testbed(true));
+        sim.nodes()[0]
+            .ledger()
+            .tree()
+            .block(&offered)
+            .unwrap()
+            .header
+            .height
+    };
+    let pinned = chain::Hash256([0x5a; 32]);
+    let pins = format!("checkpoint_pins = [{{ height = {height}, hash = \"{pinned}\" }}]");
+    let (mut sim, _) = single_peer_latecomer(&testbed_with(true, &pins));
+    assert_eq!(sim.network().score(NodeId(3), NodeId(0)), 0);
+    let mut refused = Vec::new();
+    while refused.is_empty() {
+        let mut sink = |e: NodeEvent| {
+            if let NodeEvent::Log { node, text, .. } = e
+                && node == "d"
+                && text.starts_with("refused checkpoint")
+            {
+                refused.push(text);
+            }
+        };
+        assert!(sim.step(&mut sink).unwrap());
+        assert!(sim.now_ms() < 80_000, "no checkpoint offered");
+    }
+    assert!(refused[0].contains("is pinned to"), "{refused:?}");
+    assert!(
+        sim.network().score(NodeId(3), NodeId(0)) < 0,
+        "the offering peer is scored"
+    );
+    let log = run_d(&mut sim);
+    assert!(
+        !log.iter().any(|l| l.starts_with("started from")),
+        "{log:#?}"
+    );
+    let d = &sim.nodes()[3];
+    assert_eq!(
+        d.ledger().tree().root_height(),
+        0,
+        "d stays on its own chain"
+    );
 }

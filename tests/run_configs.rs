@@ -88,7 +88,7 @@ fn semantic_errors_name_file_line_and_key() {
     const CHANNEL: &str =
         "[sensing]\nchannels = [{ name = \"c\", center_hz = 1e6, bandwidth_hz = 1e4 }]\n";
     // (what is wrong, the file after `name = "x"`, what the message must contain)
-    let cases: [(&str, String, &[&str]); 6] = [
+    let cases: [(&str, String, &[&str]); 7] = [
         (
             "a sensor without a front end, on the node's line",
             "[[node]]\nname = \"a\"\nroles = [\"sensor\"]\nsource = { kind = \"none\" }\n".into(),
@@ -122,6 +122,14 @@ fn semantic_errors_name_file_line_and_key() {
             "no mining worker threads",
             format!("{CHANNEL}[[node]]\nname = \"a\"\nmining = \"hash\"\nmining_threads = 0\n"),
             &["t.toml:4:", "node[0].mining_threads"],
+        ),
+        (
+            "an absurd genesis timestamp (u64::MAX made `run` spin forever)",
+            format!(
+                "{CHANNEL}[chain]\ngenesis_timestamp_ms = {}\n[[node]]\nname = \"a\"\n",
+                u64::MAX
+            ),
+            &["t.toml:5:", "chain.genesis_timestamp_ms", "2100"],
         ),
     ];
     let dir = tempfile::tempdir().unwrap();

@@ -2,8 +2,9 @@
 //!
 //! The chain with the greater cumulative nominal work (sum of `D_base`, independent of the
 //! miners' trust) wins. On equal work, Algorithm 1 decides at the first block where the chains
-//! differ: the block with the higher miner trust, then the earlier timestamp, then the smaller
-//! header hash. Comparing chains this way is a lexicographic order on root-to-tip paths, so it
+//! differ: the block with the higher miner trust, then the smaller header hash. Not the
+//! earlier timestamp (issue 9, point 15): a miner's clock is its own word, and stamping
+//! `parent + 1 ms` would win every race; the hash is fixed once the work is done. Comparing chains this way is a lexicographic order on root-to-tip paths, so it
 //! is a total order: every node holding the same blocks picks the same head, whatever order the
 //! blocks arrived in. [`crate::tree::BlockTree`] finds the first differing blocks; this module
 //! holds the order itself.
@@ -21,7 +22,7 @@ use crate::digest::Hash256;
 pub struct ForkKey {
     /// Miner trust recorded in the header.
     pub trust: Fx,
-    /// Header timestamp.
+    /// Header timestamp (logs only: the order ignores it).
     pub timestamp_ms: u64,
     /// Header hash.
     pub hash: Hash256,
@@ -38,13 +39,13 @@ impl ForkKey {
         }
     }
 
-    fn rank(&self) -> (Fx, Reverse<u64>, Reverse<Hash256>) {
-        (self.trust, Reverse(self.timestamp_ms), Reverse(self.hash))
+    fn rank(&self) -> (Fx, Reverse<Hash256>) {
+        (self.trust, Reverse(self.hash))
     }
 }
 
 /// Algorithm 1: `Greater` if the branch starting at `a` beats the one starting at `b`
-/// (higher trust, then earlier timestamp, then smaller hash).
+/// (higher trust, then smaller hash; the timestamp plays no part).
 #[must_use]
 pub fn algorithm1(a: &ForkKey, b: &ForkKey) -> Ordering {
     a.rank().cmp(&b.rank())
@@ -76,9 +77,10 @@ mod tests {
             algorithm1(&key(9, 50, 9), &key(8, 10, 1)),
             Ordering::Greater
         );
-        // Equal trust: earlier timestamp wins.
+        // Equal trust: the smaller hash wins, an earlier timestamp does not.
+        assert_eq!(algorithm1(&key(5, 10, 9), &key(5, 11, 1)), Ordering::Less);
         assert_eq!(
-            algorithm1(&key(5, 10, 9), &key(5, 11, 1)),
+            algorithm1(&key(5, 11, 1), &key(5, 10, 9)),
             Ordering::Greater
         );
         // Equal trust and time: smaller hash wins.

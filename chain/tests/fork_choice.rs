@@ -32,7 +32,8 @@ fn trust_tie() -> Dag {
     d
 }
 
-/// Equal weight and trust: the earlier timestamp (B1) wins.
+/// Equal weight and trust, different timestamps: the smaller hash wins, not the earlier
+/// timestamp (B1): a miner's own clock must not decide races (issue 9, point 15).
 fn timestamp_tie() -> Dag {
     let mut d = Dag::new(devnet(&TRUSTS, 1, quiet_params()));
     d.add("A1", "G", 1, 2000, &[]);
@@ -102,8 +103,9 @@ fn deep_reorg() -> Dag {
     for i in 1..=6 {
         let label = format!("R{i}");
         // R's blocks move coins 2 -> 3, so the reorged state is recognisable; they are
-        // stamped later than M's, so M wins the tie at equal length (R5 against M5).
-        d.add(&label, &parent, 2, 1500, &[(2, 3, 100)]);
+        // mined by trust-0 account 3, so M (trust 0.5) wins the tie at equal length (R5
+        // against M5) whatever the hashes.
+        d.add(&label, &parent, 3, 1500, &[(2, 3, 100)]);
         parent = label;
     }
     d
@@ -176,17 +178,17 @@ const CASES: &[Case] = &[
         refused: &[],
     },
     Case {
-        name: "timestamp tie-break, late first",
+        name: "timestamp ignored in tie-break, late first",
         build: timestamp_tie,
         order: &["A1", "B1"],
-        head: Head::Is("B1"),
+        head: Head::SmallerHashOf("A1", "B1"),
         refused: &[],
     },
     Case {
-        name: "timestamp tie-break, early first",
+        name: "timestamp ignored in tie-break, early first",
         build: timestamp_tie,
         order: &["B1", "A1"],
-        head: Head::Is("B1"),
+        head: Head::SmallerHashOf("A1", "B1"),
         refused: &[],
     },
     Case {
@@ -400,12 +402,12 @@ fn deep_reorg_reports_rollback_and_switches_state() {
     let r: Vec<Hash256> = (1..=6).map(|i| dag.hash(&format!("R{i}"))).collect();
     assert_eq!(change.reverted, m);
     assert_eq!(change.applied, r);
-    // The head state is R6's: six transfers of 100 (+ fee 1) from account 2 to 3.
+    // The head state is R6's: six transfers of 100 (+ fee 1, to miner 3) from account 2 to 3.
     let state = tree.head_state().unwrap();
     let a2 = dag.net.address(2).unwrap();
     let a3 = dag.net.address(3).unwrap();
-    assert_eq!(state.balance(&a2), 1_000_000 - 6 * 101 + 6);
-    assert_eq!(state.balance(&a3), 1_000_000 + 600);
+    assert_eq!(state.balance(&a2), 1_000_000 - 6 * 101);
+    assert_eq!(state.balance(&a3), 1_000_000 + 600 + 6);
     assert_eq!(*state, *dag.state("R6"));
 }
 

@@ -122,16 +122,49 @@ pub struct ChainSection {
     #[serde(default = "default_sync_ms")]
     pub sync_interval_ms: u64,
     /// A node whose chain holds only the genesis starts from a peer's confirmed checkpoint
-    /// (Trust-Based Compression) instead of replaying the whole history, once a second peer
-    /// (when one is connected) confirms that its chain holds that block. The history before
-    /// the checkpoint is then taken on those peers' word (weak subjectivity); `false` replays
-    /// from genesis.
+    /// (Trust-Based Compression) instead of replaying the whole history, if its hash is in
+    /// `checkpoint_pins` or a quorum of distinct peers (`checkpoint_quorum`) serves the same
+    /// block; never on one peer's word (SPEC 4.6). The history before the checkpoint is then
+    /// taken on those peers' word (weak subjectivity); `false` replays from genesis.
     #[serde(default = "default_true")]
     pub checkpoint_sync: bool,
+    /// Checkpoints taken without a quorum (SPEC 4.6 a): a peer's checkpoint at a pinned
+    /// height is adopted only if its hash is the pinned one; any other is refused and the
+    /// peer scored.
+    #[serde(default)]
+    pub checkpoint_pins: Vec<CheckpointPin>,
+    /// Distinct peers (the offering one included) that must serve the same checkpoint hash
+    /// before an unpinned checkpoint is adopted (SPEC 4.6 b). Default: a majority of the
+    /// other configured nodes, never fewer than 2 (one peer's word is never enough).
+    #[serde(default)]
+    pub checkpoint_quorum: Option<usize>,
     /// Consensus parameters (`contracts.mno` and `contracts.channels` are derived).
     #[serde(default)]
     pub params: ChainParams,
 }
+
+/// A checkpoint hash fixed in the testbed config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointPin {
+    /// Height of the checkpoint block.
+    pub height: u64,
+    /// Its block hash.
+    pub hash: chain::Hash256,
+}
+
+impl ChainSection {
+    /// The checkpoint quorum for a testbed of `nodes` configured nodes: the configured
+    /// value, else a majority of the other nodes; at least 2 either way.
+    #[must_use]
+    pub fn checkpoint_quorum_for(&self, nodes: usize) -> usize {
+        let others = nodes.saturating_sub(1);
+        self.checkpoint_quorum.unwrap_or(others / 2 + 1).max(2)
+    }
+}
+
+/// Latest genesis timestamp a testbed may set: 2100-01-01T00:00:00Z, ms since the Unix epoch.
+pub const MAX_GENESIS_MS: u64 = 4_102_444_800_000;
 
 fn default_genesis_ms() -> u64 {
     1_700_000_000_000
@@ -465,6 +498,8 @@ fn default_chain() -> ChainSection {
         fee: 0,
         sync_interval_ms: default_sync_ms(),
         checkpoint_sync: true,
+        checkpoint_pins: Vec::new(),
+        checkpoint_quorum: None,
         params: ChainParams::default(),
     }
 }
@@ -622,6 +657,17 @@ impl TestbedConfig {
             return Err(at_key(
                 "sensing.grid_m",
                 format!("{} is not a positive number of metres", self.sensing.grid_m),
+            ));
+        }
+        if self.chain.genesis_timestamp_ms > MAX_GENESIS_MS {
+            // The node's clock runs from the genesis: one near u64::MAX never advances past
+            // it (`run` would spin forever) and block timestamps would overflow.
+            return Err(at_key(
+                "chain.genesis_timestamp_ms",
+                format!(
+                    "{} ms is after the year 2100 ({MAX_GENESIS_MS} ms since the Unix epoch)",
+                    self.chain.genesis_timestamp_ms
+                ),
             ));
         }
         if !(0.0..=1.0).contains(&self.network.loss) {

@@ -33,7 +33,7 @@ use chain::{
 use fusion::Fx;
 
 use super::EventSink;
-use super::config::{BidSpec, MiningMode, Role};
+use super::config::{BidSpec, CheckpointPin, MiningMode, Role};
 use super::events::{NodeEvent, NodeStatus};
 use super::ledger::{ChainUpdate, Ledger};
 use super::mempool::Mempool;
@@ -87,6 +87,10 @@ pub struct NodeSetup {
     pub sync_interval_ms: u64,
     /// Start a genesis-only chain from a peer's confirmed checkpoint.
     pub checkpoint_sync: bool,
+    /// Checkpoint hashes pinned in the testbed config (adopted from one peer).
+    pub checkpoint_pins: Vec<CheckpointPin>,
+    /// Distinct peers, the offering one included, that must serve an unpinned checkpoint.
+    pub checkpoint_quorum: usize,
     /// Sensing window, ms (a sensing job completes this long after it starts).
     pub window_ms: u64,
     /// Grid cell side for report locations, metres.
@@ -185,6 +189,24 @@ enum CheckpointSync {
     Declined,
 }
 
+/// A checkpoint offered by one peer while more peers are asked whether they hold it.
+///
+/// The quorum counts distinct peers of this run's connections. Peer IDs are fresh per run and
+/// not tied to account keys (privacy: SPEC 3.4), so they cannot be listed in the config; the
+/// quorum size instead comes from the number of configured testbed nodes, and every witness
+/// must independently serve the very block hash (a hash over the header, whose state root
+/// commits the whole state). One peer that answers first can no longer decide; a forger needs
+/// as many distinct connections as the quorum. Limit: the connections are not authenticated
+/// as configured testbed nodes, so a peer able to open many connections (fresh identities)
+/// could still make up a quorum; attestations signed by the configured nodes' account keys
+/// would close that and are not done yet. Pins (`checkpoint_pins`) do not have this limit.
+#[derive(Debug)]
+struct CheckpointOffer<P> {
+    block: Box<Block>,
+    from: P,
+    confirmed_by: Vec<P>,
+}
+
 #[derive(Debug, Clone, Copy)]
 struct IntentState {
     created: u64,
@@ -205,8 +227,12 @@ pub struct Node<P> {
     fee: u128,
     sync_interval_ms: u64,
     checkpoint_sync: CheckpointSync,
-    /// The checkpoint awaiting a second peer's confirmation, and who offered it.
-    checkpoint_offer: Option<(Box<Block>, P)>,
+    /// The checkpoint awaiting a quorum's confirmation, who offered it, and who confirmed it.
+    checkpoint_offer: Option<CheckpointOffer<P>>,
+    /// See [`NodeSetup::checkpoint_pins`].
+    checkpoint_pins: Vec<CheckpointPin>,
+    /// See [`NodeSetup::checkpoint_quorum`].
+    checkpoint_quorum: usize,
     /// Offers a second peer did not confirm so far.
     checkpoint_misses: u8,
     /// A fresh node mines only once a peer answered a head poll (or after a grace period):
@@ -289,6 +315,8 @@ where
             sync_interval_ms: setup.sync_interval_ms.max(1),
             mining_hold_until: None,
             checkpoint_offer: None,
+            checkpoint_pins: setup.checkpoint_pins,
+            checkpoint_quorum: setup.checkpoint_quorum.max(2),
             checkpoint_misses: 0,
             checkpoint_sync: if setup.checkpoint_sync {
                 CheckpointSync::Idle
@@ -827,9 +855,11 @@ where
         )
     }
 
-    /// A peer's answer to a checkpoint request. A checkpoint is not taken on one peer's word
-    /// when another is connected: that one is asked whether its chain holds the block
-    /// ([`Node::on_checkpoint_confirmation`]). Without a checkpoint, sync from genesis.
+    /// A peer's answer to a checkpoint request. A checkpoint is never taken on one peer's word
+    /// (SPEC 4.6): it is adopted if its hash is pinned at its height, refused (and the peer
+    /// scored) if another hash is pinned there, and otherwise only once other peers, up to the
+    /// quorum, say their chains hold the block ([`Node::on_checkpoint_confirmation`]).
+    /// Without a checkpoint, sync from genesis.
     fn on_checkpoint<N: Network<Peer = P>>(
         &mut self,
         now_ms: u64,
@@ -853,11 +883,56 @@ where
             self.end_checkpoint_sync(now_ms);
             return;
         }
-        match self.next_peer(Some(from)).filter(|p| p != from) {
+        let hash = block.hash();
+        let height = block.header.height;
+        if let Some(pin) = self.checkpoint_pins.iter().find(|p| p.height == height) {
+            if pin.hash == hash {
+                let note = "pinned in the testbed config";
+                self.adopt_checkpoint(now_ms, block, from, note, net, sink);
+            } else {
+                let _ = net.report(from, "checkpoint not the pinned one");
+                self.log(
+                    now_ms,
+                    "warn",
+                    format!(
+                        "refused checkpoint {hash} from peer {from}: height {height} is pinned to {}; syncing from genesis",
+                        pin.hash
+                    ),
+                    sink,
+                );
+                self.end_checkpoint_sync(now_ms);
+            }
+            return;
+        }
+        self.checkpoint_offer = Some(CheckpointOffer {
+            block: Box::new(block),
+            from: from.clone(),
+            confirmed_by: Vec::new(),
+        });
+        self.ask_checkpoint_witness(now_ms, net, sink);
+    }
+
+    /// Asks the next peer that has not yet spoken about the offered checkpoint whether it
+    /// holds it; with none left before the quorum is reached, the offer is dropped (one peer's
+    /// word, or too few, is never enough) and the chain replays from genesis.
+    fn ask_checkpoint_witness<N: Network<Peer = P>>(
+        &mut self,
+        now_ms: u64,
+        net: &mut N,
+        sink: &mut dyn EventSink,
+    ) {
+        let Some(offer) = self.checkpoint_offer.as_ref() else {
+            return;
+        };
+        let hash = offer.block.hash();
+        let witness = self
+            .peers
+            .iter()
+            .find(|p| **p != offer.from && !offer.confirmed_by.contains(p))
+            .cloned();
+        match witness {
             Some(witness) => {
-                let hash = block.hash();
                 self.checkpoint_sync = CheckpointSync::Confirming;
-                self.checkpoint_offer = Some((Box::new(block), from.clone()));
                 self.request(
                     net,
                     &witness,
@@ -866,13 +941,23 @@ where
                 );
             }
             None => {
-                let note = "the only peer connected";
-                self.adopt_checkpoint(now_ms, block, from, note, net, sink);
+                let served = offer.confirmed_by.len().saturating_add(1);
+                let from = offer.from.clone();
+                self.log(
+                    now_ms,
+                    "warn",
+                    format!(
+                        "refused checkpoint {hash} from peer {from}: served by {served} peer(s), the quorum is {}; syncing from genesis",
+                        self.checkpoint_quorum
+                    ),
+                    sink,
+                );
+                self.end_checkpoint_sync(now_ms);
             }
         }
     }
 
-    /// A second peer's answer about the offered checkpoint `hash`: it holds the block
+    /// A peer's answer about the offered checkpoint `hash`: it holds the block
     /// (`held == Some(hash)`) or not (None, or the request failed).
     fn on_checkpoint_confirmation<N: Network<Peer = P>>(
         &mut self,
@@ -883,21 +968,36 @@ where
         net: &mut N,
         sink: &mut dyn EventSink,
     ) {
-        let Some((block, from)) = self.checkpoint_offer.take() else {
+        let Some(mut offer) = self.checkpoint_offer.take() else {
             return;
         };
-        if block.hash() != hash || !self.ledger.is_fresh() {
+        if offer.block.hash() != hash || !self.ledger.is_fresh() {
             self.end_checkpoint_sync(now_ms);
             return;
         }
         if held == Some(hash) {
-            let note = format!("confirmed by peer {witness}");
-            self.adopt_checkpoint(now_ms, *block, &from, &note, net, sink);
+            if !offer.confirmed_by.contains(witness) {
+                offer.confirmed_by.push(witness.clone());
+            }
+            if offer.confirmed_by.len().saturating_add(1) >= self.checkpoint_quorum {
+                let witnesses: Vec<String> =
+                    offer.confirmed_by.iter().map(ToString::to_string).collect();
+                let note = format!("confirmed by peer {}", witnesses.join(", peer "));
+                self.adopt_checkpoint(now_ms, *offer.block, &offer.from, &note, net, sink);
+            } else {
+                self.checkpoint_offer = Some(offer);
+                self.ask_checkpoint_witness(now_ms, net, sink);
+            }
         } else {
             // Peers a block apart around a checkpoint's confirmation can disagree for a moment
             // (one has pruned past it): ask again at the next head poll, twice at most.
+            let from = offer.from;
             self.checkpoint_misses = self.checkpoint_misses.saturating_add(1);
             let retry = self.checkpoint_misses < CHECKPOINT_OFFERS;
+            if !retry {
+                // The offering peer kept serving a checkpoint the others do not hold.
+                let _ = net.report(&from, "checkpoint not confirmed");
+            }
             self.log(
                 now_ms,
                 "warn",

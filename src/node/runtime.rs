@@ -287,6 +287,8 @@ pub async fn run(
         fee: testbed.chain.fee,
         sync_interval_ms: testbed.chain.sync_interval_ms,
         checkpoint_sync: testbed.chain.checkpoint_sync,
+        checkpoint_pins: testbed.chain.checkpoint_pins.clone(),
+        checkpoint_quorum: testbed.chain.checkpoint_quorum_for(testbed.nodes.len()),
         window_ms,
         grid_m: testbed.sensing.grid_m,
         position_m: spec.position_m,
