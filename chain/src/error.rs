@@ -226,6 +226,27 @@ pub enum Error {
         available: u128,
     },
 
+    /// An account-signed transaction's fee is below the chain's `min_fee`.
+    #[error("fee {fee} of {account}'s transaction is below the minimum fee {minimum}")]
+    FeeTooLow {
+        /// Sender.
+        account: crate::crypto::Address,
+        /// The transaction's fee.
+        fee: u128,
+        /// `ChainParams::min_fee`.
+        minimum: u128,
+    },
+
+    /// A transfer of 0 to an address without an account: it would create an empty account
+    /// (state bloat) and move nothing.
+    #[error("zero-value transfer from {sender} to {recipient}, which has no account")]
+    ZeroValueToNewAccount {
+        /// Sender.
+        sender: crate::crypto::Address,
+        /// The recipient that has no account.
+        recipient: crate::crypto::Address,
+    },
+
     /// The sender has no account (it never received anything).
     #[error("unknown sender account {account}")]
     UnknownAccount {

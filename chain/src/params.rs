@@ -19,6 +19,12 @@ use crate::digest::Hash256;
 use crate::error::Error;
 use crate::state::{Account, ConsensusMeta, State};
 
+/// Default [`ChainParams::min_fee`].
+pub const DEFAULT_MIN_FEE: u128 = 1;
+
+/// Default [`ChainParams::account_creation_fee`].
+pub const DEFAULT_ACCOUNT_CREATION_FEE: u128 = 1_000_000_000;
+
 /// Consensus parameters (all integer or fixed point).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -44,6 +50,15 @@ pub struct ChainParams {
     /// Node policy, not part of `apply_block`: a block stamped more than this far after the
     /// node's clock is refused on arrival (and may be offered again later).
     pub max_future_drift_ms: u64,
+    /// Smallest fee an account-signed transaction (transfer or contract call) may carry, base
+    /// units (default 1): no transaction is free to send, so spam costs the sender. Anonymous
+    /// uploads carry no fee (their task admits only its selected sensors).
+    pub min_fee: u128,
+    /// Burned (paid to nobody) on top of the fee by a transfer whose recipient has no account
+    /// yet, base units (default 10^9, 1/50 of the default block reward): every account is a
+    /// leaf of the state root and a line of every checkpoint, so creating one has a price a
+    /// miner cannot recycle. A zero-value transfer to a new account is refused outright.
+    pub account_creation_fee: u128,
     /// The contracts' parameters: MNO, band plan, trust model, CSC, SAC, leases.
     pub contracts: ContractParams,
     /// The chain's identity, set by [`GenesisConfig::build`] and never read from a config:
@@ -66,6 +81,8 @@ impl Default for ChainParams {
             max_block_txs: 10_000,
             new_account_trust: Fx::ZERO,
             max_future_drift_ms: 15_000,
+            min_fee: DEFAULT_MIN_FEE,
+            account_creation_fee: DEFAULT_ACCOUNT_CREATION_FEE,
             contracts: ContractParams::default(),
             chain_id: Hash256::ZERO,
         }
@@ -98,6 +115,9 @@ impl ChainParams {
         if self.max_block_txs == 0 || self.max_block_txs > MAX_BLOCK_TXS {
             return bad("max_block_txs", "must be in 1..=65536");
         }
+        if self.min_fee == 0 {
+            return bad("min_fee", "must be at least 1 (no transaction is free)");
+        }
         if !self.new_account_trust.is_unit() {
             return bad("new_account_trust", "must be in [0, 1]");
         }
@@ -123,6 +143,8 @@ impl Encode for ChainParams {
         out.put_u32(self.max_block_txs);
         out.put_i64(self.new_account_trust.raw());
         out.put_u64(self.max_future_drift_ms);
+        out.put_u128(self.min_fee);
+        out.put_u128(self.account_creation_fee);
         self.contracts.encode_to(out);
         out.put_raw(&self.chain_id.0);
     }
@@ -141,6 +163,8 @@ impl Decode for ChainParams {
             max_block_txs: r.u32("params.max_block_txs")?,
             new_account_trust: r.fx("params.new_account_trust")?,
             max_future_drift_ms: r.u64("params.max_future_drift_ms")?,
+            min_fee: r.u128("params.min_fee")?,
+            account_creation_fee: r.u128("params.account_creation_fee")?,
             contracts: ContractParams::decode_from(r)?,
             chain_id: Hash256(r.array("params.chain_id")?),
         };

@@ -17,8 +17,14 @@
 //!    phase changes, sensing rewards), on checkpoint blocks too;
 //! 5. block reward plus fees to the miner, counters updated, state root compared.
 //!
+//! Fees: every account-signed transaction pays at least [`ChainParams::min_fee`] to the
+//! miner; a transfer that creates its recipient's account also burns
+//! [`ChainParams::account_creation_fee`], and a zero-value one is refused (state bloat).
+//! Contract payouts (refunds, rewards, the MNO's revenue) go to accounts that already paid a
+//! fee to take part, or to the configured MNO, so only transfers create accounts at will.
+//!
 //! Failed transactions: a transaction whose envelope fails (signature, unknown sender, nonce,
-//! fee or amount above the balance) or an anonymous upload the task refuses is *invalid*: the
+//! fee below the minimum, or amount above the balance) or an anonymous upload the task refuses is *invalid*: the
 //! block carrying it is invalid. A contract call whose envelope is sound but which the contract
 //! rejects is *included as failed*: its fee is paid and its nonce advances, nothing else
 //! changes, and the [`Receipt`] lists its typed error (SPEC 6).
@@ -99,6 +105,8 @@ pub struct Receipt {
     pub events: Vec<EventRecord>,
     /// Sharecoin minted as sensing rewards (on top of `reward`).
     pub sensing_reward: u128,
+    /// Sharecoin burned: account-creation fees of transfers to new accounts.
+    pub burned: u128,
 }
 
 /// What one transaction did ([`execute_tx`]).
@@ -106,6 +114,8 @@ pub struct Receipt {
 pub struct TxOutcome {
     /// Paid to the block's miner.
     pub fee: u128,
+    /// Burned: the account-creation fee of a transfer to a new account, else 0.
+    pub burned: u128,
     /// `Err` for a contract call included as failed (only its fee and nonce were charged).
     pub result: Result<(), Error>,
     /// The contract's events (empty if it failed).
@@ -146,6 +156,7 @@ pub fn apply_block(
     let checkpoint = params.is_checkpoint_height(header.height);
     let mut state = parent.clone();
     let mut fees: u128 = 0;
+    let mut burned: u128 = 0;
     let mut failed = Vec::new();
     let mut events = Vec::new();
     let tx_count;
@@ -198,6 +209,9 @@ pub fn apply_block(
                 fees = fees
                     .checked_add(outcome.fee)
                     .ok_or(Error::Overflow { what: "block fees" })?;
+                burned = burned
+                    .checked_add(outcome.burned)
+                    .ok_or(Error::Overflow { what: "block burn" })?;
                 match outcome.result {
                     Ok(()) => events.extend(contracts::records(
                         EventOrigin::Tx { index },
@@ -249,6 +263,7 @@ pub fn apply_block(
             failed,
             events,
             sensing_reward: hook.minted,
+            burned,
         },
     ))
 }
@@ -376,8 +391,11 @@ pub(crate) fn credit(
 ///
 /// [`Error::BadSignature`] (or a ring signature error for an upload);
 /// [`Error::UnknownAccount`] (sender has no account); [`Error::NonceMismatch`] (replay or
-/// gap); [`Error::InsufficientFunds`] (amount plus fee, or a call's fee); [`Error::Overflow`];
-/// an anonymous upload's rejection by its task.
+/// gap); [`Error::FeeTooLow`] (fee below [`ChainParams::min_fee`]);
+/// [`Error::ZeroValueToNewAccount`] (a transfer of 0 that would create an account);
+/// [`Error::InsufficientFunds`] (amount plus fee, plus [`ChainParams::account_creation_fee`]
+/// when the recipient has no account yet, or a call's fee); [`Error::Overflow`]; an anonymous
+/// upload's rejection by its task.
 pub fn apply_tx(state: &mut State, tx: &SignedTx, params: &ChainParams) -> Result<u128, Error> {
     tx.verify_signature(&params.chain_id)?;
     let ctx = ExecCtx {
@@ -402,6 +420,7 @@ pub fn execute_tx(state: &mut State, tx: &SignedTx, ctx: &ExecCtx<'_>) -> Result
         let events = contracts::execute_upload(state, upload, ctx)?;
         return Ok(TxOutcome {
             fee: 0,
+            burned: 0,
             result: Ok(()),
             events,
         });
@@ -424,11 +443,35 @@ pub fn execute_tx(state: &mut State, tx: &SignedTx, ctx: &ExecCtx<'_>) -> Result
         .checked_add(1)
         .ok_or(Error::Overflow { what: "nonce" })?;
     let fee = tx.tx.fee;
+    if fee < params.min_fee {
+        return Err(Error::FeeTooLow {
+            account: sender_address,
+            fee,
+            minimum: params.min_fee,
+        });
+    }
     match &tx.tx.payload {
         TxPayload::Transfer(transfer) => {
-            let needed = transfer.amount.checked_add(fee).ok_or(Error::Overflow {
-                what: "amount + fee",
-            })?;
+            let creates_account =
+                transfer.to != sender_address && state.account(&transfer.to).is_none();
+            if creates_account && transfer.amount == 0 {
+                return Err(Error::ZeroValueToNewAccount {
+                    sender: sender_address,
+                    recipient: transfer.to,
+                });
+            }
+            let burned = if creates_account {
+                params.account_creation_fee
+            } else {
+                0
+            };
+            let needed = transfer
+                .amount
+                .checked_add(fee)
+                .and_then(|n| n.checked_add(burned))
+                .ok_or(Error::Overflow {
+                    what: "amount + fee",
+                })?;
             if sender.balance < needed {
                 return Err(Error::InsufficientFunds {
                     account: sender_address,
@@ -453,6 +496,7 @@ pub fn execute_tx(state: &mut State, tx: &SignedTx, ctx: &ExecCtx<'_>) -> Result
             credit(state, transfer.to, transfer.amount, params)?;
             Ok(TxOutcome {
                 fee,
+                burned,
                 result: Ok(()),
                 events: Vec::new(),
             })
@@ -477,6 +521,7 @@ pub fn execute_tx(state: &mut State, tx: &SignedTx, ctx: &ExecCtx<'_>) -> Result
             };
             Ok(TxOutcome {
                 fee,
+                burned: 0,
                 result,
                 events,
             })

@@ -103,7 +103,7 @@ impl Driver {
         let minted = self.lab.params.block_reward + applied.receipt.sensing_reward;
         assert_eq!(
             after,
-            before + minted,
+            before + minted - applied.receipt.burned,
             "block {}: {:?}",
             self.lab.height(),
             applied.receipt

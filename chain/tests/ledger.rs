@@ -5,7 +5,8 @@
 mod common;
 
 use chain::block::{Body, tx_root};
-use chain::transition::apply_tx;
+use chain::devnet::produce_block;
+use chain::transition::{apply_tx, build_block};
 use chain::tx::{ContractCall, TxPayload};
 use chain::{
     Block, BlockCtx, ChainParams, Error, Hash256, SignedTx, UnsignedTx, Verification, apply_block,
@@ -139,7 +140,7 @@ fn credit_overflow_is_rejected_before_any_write() {
     let d = Dag::new(net);
     let mut state = d.genesis.state.clone();
     let before = state.clone();
-    let tx = d.net.transfer(0, 1, 0, 1, 0).unwrap();
+    let tx = d.net.transfer(0, 1, 0, 1, 1).unwrap();
     assert_eq!(
         apply_tx(&mut state, &tx, d.params()),
         Err(Error::Overflow { what: "balance" })
@@ -149,20 +150,217 @@ fn credit_overflow_is_rejected_before_any_write() {
 
 #[test]
 fn new_recipient_gets_an_account_with_the_configured_trust() {
-    let d = dag();
+    let d = dag_with_creation_fee(1_000);
     let mut state = d.genesis.state.clone();
     let newcomer = chain::devnet::devnet_key(50).unwrap().address();
     let key = d.net.key(0).unwrap();
     let tx = SignedTx::sign(
-        UnsignedTx::transfer(*key.public_key(), 0, 0, newcomer, 9),
+        UnsignedTx::transfer(*key.public_key(), 0, 1, newcomer, 9),
         key,
         &d.params().chain_id,
     )
     .unwrap();
-    apply_tx(&mut state, &tx, d.params()).unwrap();
+    // Fee 1 to the miner, the account-creation fee burned on top.
+    assert_eq!(apply_tx(&mut state, &tx, d.params()), Ok(1));
     let account = state.account(&newcomer).unwrap();
     assert_eq!(account.balance, 9);
     assert_eq!(account.trust.trust(), fx("0"));
+    assert_eq!(
+        state.balance(&key.address()),
+        1_000_000 - 9 - 1 - 1_000,
+        "amount, fee and the creation fee"
+    );
+}
+
+fn dag_with_creation_fee(account_creation_fee: u128) -> Dag {
+    let params = ChainParams {
+        block_reward: 50,
+        account_creation_fee,
+        ..quiet_params()
+    };
+    Dag::new(devnet(&["0.9", "0.5", "0.5", "0"], 1, params))
+}
+
+/// `count` distinct addresses that hold no account in a devnet.
+fn fresh_addresses(count: usize) -> Vec<chain::crypto::Address> {
+    (0..count)
+        .map(|i| {
+            let mut bytes = [0xA5; 20];
+            bytes[..8].copy_from_slice(&(i as u64).to_be_bytes());
+            chain::crypto::Address::from_bytes(bytes)
+        })
+        .collect()
+}
+
+/// Transfers of `amount` from account 0 to each of `to`, nonces from 0, fee 1.
+fn transfers_to(d: &Dag, to: &[chain::crypto::Address], amount: u128) -> Vec<SignedTx> {
+    let key = d.net.key(0).unwrap();
+    to.iter()
+        .zip(0u64..)
+        .map(|(a, nonce)| {
+            SignedTx::sign(
+                UnsignedTx::transfer(*key.public_key(), nonce, 1, *a, amount),
+                key,
+            )
+            .unwrap()
+        })
+        .collect()
+}
+
+fn total_balance(state: &chain::State) -> u128 {
+    state.accounts().map(|(_, a)| a.balance).sum()
+}
+
+#[test]
+fn fees_below_the_minimum_are_refused_for_transfers_and_calls() {
+    let d = dag();
+    assert_eq!(d.params().min_fee, 1, "the default minimum fee");
+    let mut state = d.genesis.state.clone();
+    let before = state.clone();
+    let key = d.net.key(0).unwrap();
+    let free_transfer = d.net.transfer(0, 1, 0, 10, 0).unwrap();
+    let free_call = SignedTx::sign(
+        UnsignedTx {
+            sender: *key.public_key(),
+            nonce: 0,
+            fee: 0,
+            payload: TxPayload::Contract(ContractCall {
+                contract: Hash256([5; 32]),
+                data: vec![1],
+            }),
+        },
+        key,
+    )
+    .unwrap();
+    for tx in [&free_transfer, &free_call] {
+        assert_eq!(
+            apply_tx(&mut state, tx, d.params()),
+            Err(Error::FeeTooLow {
+                account: key.address(),
+                fee: 0,
+                minimum: 1
+            })
+        );
+    }
+    assert_eq!(state, before);
+    // A chain cannot switch the minimum off.
+    let free = ChainParams {
+        min_fee: 0,
+        ..ChainParams::default()
+    };
+    assert!(matches!(
+        free.validate(),
+        Err(Error::InvalidConfig {
+            field: "min_fee",
+            ..
+        })
+    ));
+}
+
+#[test]
+fn a_block_of_10k_zero_value_transfers_to_new_addresses_is_rejected() {
+    let d = dag();
+    let fresh = fresh_addresses(10_000);
+    let txs = transfers_to(&d, &fresh, 0);
+    // One on its own: a typed refusal that changes nothing.
+    let mut state = d.genesis.state.clone();
+    assert_eq!(
+        apply_tx(&mut state, &txs[0], d.params()),
+        Err(Error::ZeroValueToNewAccount {
+            sender: d.net.address(0).unwrap(),
+            recipient: fresh[0]
+        })
+    );
+    assert_eq!(state, d.genesis.state);
+    // A miner leaves them all out.
+    let template = build_block(
+        &d.genesis.state,
+        d.genesis.hash,
+        d.net.key(1).unwrap().public_key(),
+        d.genesis.state.meta.timestamp_ms + 1000,
+        &txs,
+        d.params(),
+        Verification::Trusted,
+    )
+    .unwrap();
+    assert_eq!(template.included, 0);
+    assert_eq!(template.rejected.len(), 10_000);
+    // A block that carries them anyway (valid header, PoT and signatures) is invalid.
+    let mut header = template.header;
+    header.tx_root = tx_root(&txs);
+    let block = Block::seal(header, Body::Transactions(txs), d.net.key(1).unwrap()).unwrap();
+    let err = apply_block(&d.genesis.state, &block, &ctx(&d, "G")).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::TxRejected { index: 0, source, .. }
+                if matches!(**source, Error::ZeroValueToNewAccount { .. })
+        ),
+        "{err:?}"
+    );
+    // Zero-value transfers to existing accounts stay valid (they move only the fee).
+    let mut state = d.genesis.state.clone();
+    let to_known = d.net.transfer(0, 1, 0, 0, 1).unwrap();
+    assert_eq!(apply_tx(&mut state, &to_known, d.params()), Ok(1));
+    assert_eq!(state.account_count(), d.genesis.state.account_count());
+}
+
+#[test]
+fn a_block_of_10k_dust_transfers_to_new_addresses_burns_the_creation_fee() {
+    let d = dag_with_creation_fee(50);
+    let fresh = fresh_addresses(10_000);
+    let txs = transfers_to(&d, &fresh, 1);
+    let parent = d.genesis.state.clone();
+    let (block, _) = produce_block(
+        &parent,
+        d.genesis.hash,
+        d.net.key(1).unwrap(),
+        parent.meta.timestamp_ms + 1000,
+        &txs,
+        d.params(),
+        Verification::Trusted,
+    )
+    .unwrap();
+    assert_eq!(block.body.transactions().len(), 10_000);
+    let (state, receipt) = apply_block(&parent, &block, &ctx(&d, "G")).unwrap();
+    assert_eq!(receipt.burned, 10_000 * 50);
+    assert_eq!(receipt.fees, 10_000);
+    assert_eq!(state.account_count(), parent.account_count() + 10_000);
+    let a0 = d.net.address(0).unwrap();
+    assert_eq!(state.balance(&a0), 1_000_000 - 10_000 * (1 + 1 + 50));
+    // Supply: + block reward, - the burn (fees only move to the miner).
+    assert_eq!(
+        total_balance(&state),
+        total_balance(&parent) + 50 - 10_000 * 50
+    );
+    // A sender who cannot pay the creation fee cannot create the account.
+    let mut after = state;
+    let poor = d.net.key(3).unwrap();
+    let drain = SignedTx::sign(
+        UnsignedTx::transfer(
+            *poor.public_key(),
+            0,
+            1,
+            d.net.address(1).unwrap(),
+            1_000_000 - 1 - 40,
+        ),
+        poor,
+    )
+    .unwrap();
+    apply_tx(&mut after, &drain, d.params()).unwrap();
+    let short = SignedTx::sign(
+        UnsignedTx::transfer(*poor.public_key(), 1, 1, fresh_addresses(10_001)[10_000], 1),
+        poor,
+    )
+    .unwrap();
+    assert_eq!(
+        apply_tx(&mut after, &short, d.params()),
+        Err(Error::InsufficientFunds {
+            account: poor.address(),
+            needed: 1 + 1 + 50,
+            available: 40
+        })
+    );
 }
 
 #[test]

@@ -115,8 +115,8 @@ pub struct ChainSection {
     /// Initial trust of every node's account (a node's `trust` overrides).
     #[serde(default = "default_trust")]
     pub trust: Fx,
-    /// Fee paid by every transaction the nodes send.
-    #[serde(default)]
+    /// Fee paid by every transaction the nodes send (at least `params.min_fee`).
+    #[serde(default = "default_fee")]
     pub fee: u128,
     /// How often a node asks a peer for its head (catch-up after loss or a partition), ms.
     #[serde(default = "default_sync_ms")]
@@ -489,13 +489,19 @@ fn default_sensing() -> SensingSection {
     }
 }
 
+/// 1000 base units: above the chain's default `min_fee` (1), so a default testbed pays for
+/// its transactions (a free transaction costs a spammer nothing).
+fn default_fee() -> u128 {
+    1_000
+}
+
 fn default_chain() -> ChainSection {
     ChainSection {
         genesis_timestamp_ms: default_genesis_ms(),
         base_difficulty: default_base_difficulty(),
         balance: default_balance(),
         trust: default_trust(),
-        fee: 0,
+        fee: default_fee(),
         sync_interval_ms: default_sync_ms(),
         checkpoint_sync: true,
         checkpoint_pins: Vec::new(),
@@ -795,6 +801,16 @@ impl TestbedConfig {
         }
         self.chain_params()
             .map_err(|e| at_key("chain.params", format!("{e:#}")))?;
+        if self.chain.fee < self.chain.params.min_fee {
+            return Err(at_key(
+                "chain.fee",
+                format!(
+                    "fee {} is below chain.params.min_fee {}: every transaction the nodes send \
+                     would be refused",
+                    self.chain.fee, self.chain.params.min_fee
+                ),
+            ));
+        }
         Ok(())
     }
 
