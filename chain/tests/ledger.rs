@@ -201,6 +201,7 @@ fn transfers_to(d: &Dag, to: &[chain::crypto::Address], amount: u128) -> Vec<Sig
             SignedTx::sign(
                 UnsignedTx::transfer(*key.public_key(), nonce, 1, *a, amount),
                 key,
+                &d.params().chain_id,
             )
             .unwrap()
         })
@@ -230,6 +231,7 @@ fn fees_below_the_minimum_are_refused_for_transfers_and_calls() {
             }),
         },
         key,
+        &d.params().chain_id,
     )
     .unwrap();
     for tx in [&free_transfer, &free_call] {
@@ -345,12 +347,14 @@ fn a_block_of_10k_dust_transfers_to_new_addresses_burns_the_creation_fee() {
             1_000_000 - 1 - 40,
         ),
         poor,
+        &d.params().chain_id,
     )
     .unwrap();
     apply_tx(&mut after, &drain, d.params()).unwrap();
     let short = SignedTx::sign(
         UnsignedTx::transfer(*poor.public_key(), 1, 1, fresh_addresses(10_001)[10_000], 1),
         poor,
+        &d.params().chain_id,
     )
     .unwrap();
     assert_eq!(

@@ -80,7 +80,7 @@ fn chain_values() -> Result<Chain> {
             data: vec![0, 1, 2, 3],
         }),
     };
-    txs.push(SignedTx::sign(call.clone(), key)?);
+    txs.push(SignedTx::sign(call.clone(), key, &net.chain_id()?)?);
     let ring = Ring::new((0..3).map(|i| net.key(i).map(|k| *k.public_key())).collect::<std::result::Result<Vec<_>, _>>()?)?;
     let report = SensingReport {
         decision: true,
@@ -89,7 +89,7 @@ fn chain_values() -> Result<Chain> {
         commitment: IdentityCommitment::from_bytes([9; 32]),
     };
     let mut rng = ChaCha20Rng::from_seed([42; 32]);
-    let upload = AnonymousUpload::sign(net.key(1)?, 1, 0, report, ring, &mut rng)?;
+    let upload = AnonymousUpload::sign(net.key(1)?, &net.chain_id()?, 1, 0, report, ring, &mut rng)?;
     txs.push(SignedTx::anonymous(upload)?);
 
     let mut state = genesis.state.clone();
