@@ -293,6 +293,7 @@ fn overflowing_samples_are_bad_input() {
         &out,
         &["huge.cf32", "window starting at sample 5000", "overflows"],
     );
+}
 
 /// A one-node testbed (no front end, no peers) whose node `solo` has the `wallet` line given.
 fn solo_testbed(dir: &Path, wallet: &str) -> std::path::PathBuf {
